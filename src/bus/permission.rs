@@ -1,0 +1,132 @@
+//! Permission rules and their evaluation.
+
+use std::sync::RwLock;
+
+use crate::protocol::{Action, PermissionRule};
+
+use super::wildcard;
+
+/// What a tool wants to do, as it asks for it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PermissionRequest {
+    /// Permission kind (`bash`, `edit`, `external_directory`).
+    pub permission: String,
+    /// What is accessed: the command, the workdir-relative path, the outside path.
+    pub patterns: Vec<String>,
+    /// Patterns an `always` reply turns into allow rules (`git *` for `git status`).
+    pub always: Vec<String>,
+    /// Context for the person deciding.
+    pub metadata: crate::tool::Metadata,
+}
+
+/// The rules' verdict on a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Every pattern is allowed.
+    Allow,
+    /// This pattern is denied by a rule.
+    Deny {
+        /// The denied pattern.
+        pattern: String,
+    },
+    /// No deny, but at least one pattern has no allowing rule.
+    Ask,
+}
+
+/// The server's permission rules: `{permission, pattern, action}`, both
+/// fields matched with [`wildcard::matches`], the last matching rule wins,
+/// no match means ask.
+#[derive(Debug, Default)]
+pub struct PermissionManager {
+    rules: RwLock<Vec<PermissionRule>>,
+}
+
+impl PermissionManager {
+    /// A manager with no rules (everything asks).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Replaces all rules.
+    pub fn set_rules(&self, rules: Vec<PermissionRule>) {
+        *self.rules.write().unwrap_or_else(std::sync::PoisonError::into_inner) = rules;
+    }
+
+    /// Appends rules (they win over earlier ones).
+    pub fn add_rules(&self, rules: impl IntoIterator<Item = PermissionRule>) {
+        self.rules.write().unwrap_or_else(std::sync::PoisonError::into_inner).extend(rules);
+    }
+
+    /// The current rules, in order.
+    pub fn rules(&self) -> Vec<PermissionRule> {
+        self.rules.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// The action for one `(permission, pattern)` pair.
+    pub fn evaluate(&self, permission: &str, pattern: &str) -> Action {
+        let rules = self.rules.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        rules
+            .iter()
+            .rev()
+            .find(|rule| wildcard::matches(&rule.permission, permission) && wildcard::matches(&rule.pattern, pattern))
+            .map_or(Action::Ask, |rule| rule.action)
+    }
+
+    /// The verdict for a request: any denied pattern denies it, otherwise any
+    /// undecided pattern asks, otherwise it is allowed. A request with no
+    /// patterns is judged by the pattern `*`.
+    pub fn decide(&self, request: &PermissionRequest) -> Decision {
+        let star = ["*".to_owned()];
+        let patterns: &[String] = if request.patterns.is_empty() { &star } else { &request.patterns };
+        let mut decision = Decision::Allow;
+        for pattern in patterns {
+            match self.evaluate(&request.permission, pattern) {
+                Action::Deny => return Decision::Deny { pattern: pattern.clone() },
+                Action::Ask => decision = Decision::Ask,
+                Action::Allow => {}
+            }
+        }
+        decision
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(permission: &str, pattern: &str) -> PermissionRequest {
+        PermissionRequest {
+            permission: permission.into(),
+            patterns: vec![pattern.into()],
+            ..PermissionRequest::default()
+        }
+    }
+
+    #[test]
+    fn no_rule_asks_and_last_match_wins() {
+        let pm = PermissionManager::new();
+        assert_eq!(pm.decide(&request("bash", "ls")), Decision::Ask);
+        pm.set_rules(vec![
+            PermissionRule::new("bash", "*", Action::Allow),
+            PermissionRule::new("bash", "rm *", Action::Deny),
+            PermissionRule::new("bash", "rm -i *", Action::Ask),
+        ]);
+        assert_eq!(pm.decide(&request("bash", "ls -la")), Decision::Allow);
+        assert_eq!(pm.decide(&request("bash", "rm -rf /")), Decision::Deny { pattern: "rm -rf /".into() });
+        assert_eq!(pm.decide(&request("bash", "rm -i x")), Decision::Ask);
+        assert_eq!(pm.decide(&request("edit", "a.txt")), Decision::Ask);
+    }
+
+    #[test]
+    fn wildcard_permission_and_any_denied_pattern_denies() {
+        let pm = PermissionManager::new();
+        pm.set_rules(vec![
+            PermissionRule::new("*", "*", Action::Allow),
+            PermissionRule::new("edit", "*secret*", Action::Deny),
+        ]);
+        let mut both = request("edit", "src/lib.rs");
+        both.patterns.push("config/secret.env".into());
+        assert_eq!(pm.decide(&both), Decision::Deny { pattern: "config/secret.env".into() });
+        assert_eq!(pm.decide(&request("bash", "git origin push")), Decision::Allow);
+    }
+}

@@ -1,0 +1,284 @@
+//! The tool server: serves a [`LocalExecutor`] over WebSocket at `/ws` and
+//! answers `GET /health`, on one TCP port or Unix socket.
+//!
+//! [`ToolServer::serve`] owns everything it starts: the accept loop, one task
+//! per HTTP connection, one session per WebSocket (see [`connection`]) and
+//! one task per call. When the shutdown future completes it stops accepting,
+//! gives in-flight calls [`ServerConfig::shutdown_grace`], cancels the rest,
+//! answers each, closes every socket and returns.
+
+mod auth;
+mod connection;
+
+pub use auth::{Auth, TokenDigest, TokenError};
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::serve::{Listener, ListenerExt};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::context::{DEFAULT_ASK_TIMEOUT, SharedState};
+use crate::executor::LocalExecutor;
+use crate::tool::ToolInfo;
+
+/// Limits and timeouts of a [`ToolServer`]. Every field has a documented default.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerConfig {
+    /// Calls running at once per connection; one more is refused with a
+    /// `busy` error at once. Default 64.
+    pub max_in_flight: usize,
+    /// Largest accepted message (and frame) in bytes; a larger one closes the
+    /// connection with 1009 before it is read. Default 16 MiB.
+    pub max_message_bytes: usize,
+    /// Time a client has to send its HTTP request (the WebSocket handshake)
+    /// after connecting. Default 10 s.
+    pub handshake_timeout: Duration,
+    /// Per-call timeout unless the request sets `timeout_ms`. Default 10 min.
+    pub call_timeout: Duration,
+    /// After a call is cancelled (cancel, timeout, disconnect), how long its
+    /// tool gets to clean up before it is dropped. Default 2 s.
+    pub cancel_grace: Duration,
+    /// On shutdown, how long in-flight calls may still finish. Default 5 s.
+    pub shutdown_grace: Duration,
+    /// How long an interactive client has to answer a permission or question
+    /// ask; no answer ends the call as denied. Default 5 min.
+    pub ask_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 64,
+            max_message_bytes: 16 << 20,
+            handshake_timeout: Duration::from_secs(10),
+            call_timeout: Duration::from_secs(600),
+            cancel_grace: Duration::from_secs(2),
+            shutdown_grace: Duration::from_secs(5),
+            ask_timeout: DEFAULT_ASK_TIMEOUT,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Sets [`ServerConfig::max_in_flight`].
+    #[must_use]
+    pub fn max_in_flight(mut self, n: usize) -> Self {
+        self.max_in_flight = n;
+        self
+    }
+    /// Sets [`ServerConfig::max_message_bytes`].
+    #[must_use]
+    pub fn max_message_bytes(mut self, n: usize) -> Self {
+        self.max_message_bytes = n;
+        self
+    }
+    /// Sets [`ServerConfig::handshake_timeout`].
+    #[must_use]
+    pub fn handshake_timeout(mut self, d: Duration) -> Self {
+        self.handshake_timeout = d;
+        self
+    }
+    /// Sets [`ServerConfig::call_timeout`].
+    #[must_use]
+    pub fn call_timeout(mut self, d: Duration) -> Self {
+        self.call_timeout = d;
+        self
+    }
+    /// Sets [`ServerConfig::shutdown_grace`].
+    #[must_use]
+    pub fn shutdown_grace(mut self, d: Duration) -> Self {
+        self.shutdown_grace = d;
+        self
+    }
+    /// Sets [`ServerConfig::ask_timeout`].
+    #[must_use]
+    pub fn ask_timeout(mut self, d: Duration) -> Self {
+        self.ask_timeout = d;
+        self
+    }
+}
+
+/// State shared by every connection of one server.
+struct Inner {
+    executor: LocalExecutor,
+    auth: Auth,
+    config: ServerConfig,
+    /// `None`: every tool is active.
+    active_tools: RwLock<Option<HashSet<String>>>,
+    /// Fires when shutdown begins: sessions stop reading and drain.
+    shutting_down: CancellationToken,
+    /// Every connection and session task.
+    tasks: TaskTracker,
+}
+
+impl Inner {
+    fn is_active(&self, tool: &str) -> bool {
+        self.active_tools
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .is_none_or(|active| active.contains(tool))
+    }
+
+    fn active_tool_infos(&self) -> Vec<ToolInfo> {
+        let mut tools = self.executor.tool_infos();
+        tools.retain(|t| self.is_active(&t.name));
+        tools
+    }
+
+    fn set_active_tools(&self, names: Vec<String>) {
+        *self.active_tools.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some(names.into_iter().collect());
+    }
+}
+
+/// Serves a [`LocalExecutor`] over WebSocket. Cheap to clone.
+#[derive(Clone)]
+pub struct ToolServer {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for ToolServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToolServer")
+            .field("executor", &self.inner.executor)
+            .field("auth", &self.inner.auth)
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ToolServer {
+    /// A server for `executor`'s tools.
+    pub fn new(executor: LocalExecutor, auth: Auth, config: ServerConfig) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                executor,
+                auth,
+                config,
+                active_tools: RwLock::new(None),
+                shutting_down: CancellationToken::new(),
+                tasks: TaskTracker::new(),
+            }),
+        }
+    }
+
+    /// The bus, permission rules and queued answers every call shares.
+    pub fn shared(&self) -> &SharedState {
+        self.inner.executor.shared()
+    }
+
+    /// The axum router (`/ws`, `/health`), for embedding in another server.
+    /// Sessions started through it are still drained by [`ToolServer::serve`]'s shutdown.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/health", get(|| async { "ok" }))
+            .route("/ws", get(upgrade))
+            .with_state(self.inner.clone())
+    }
+
+    /// Serves a TCP listener (with `TCP_NODELAY` on every connection) until
+    /// `shutdown` completes, then drains as described in the module doc.
+    pub async fn serve_tcp(self, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()> + Send) {
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
+        });
+        self.serve(listener, shutdown).await;
+    }
+
+    /// Serves a Unix socket until `shutdown` completes, then drains.
+    pub async fn serve_unix(self, listener: tokio::net::UnixListener, shutdown: impl Future<Output = ()> + Send) {
+        self.serve(listener, shutdown).await;
+    }
+
+    /// Serves any axum [`Listener`] until `shutdown` completes, then drains.
+    pub async fn serve<L: Listener>(self, mut listener: L, shutdown: impl Future<Output = ()> + Send) {
+        let service = TowerToHyperService::new(self.router());
+        let inner = &self.inner;
+        tokio::pin!(shutdown);
+        loop {
+            let (io, _addr) = tokio::select! {
+                accepted = listener.accept() => accepted,
+                () = &mut shutdown => break,
+            };
+            let service = service.clone();
+            let stop = inner.shutting_down.clone();
+            let handshake_timeout = inner.config.handshake_timeout;
+            inner.tasks.spawn(async move {
+                let mut http = hyper::server::conn::http1::Builder::new();
+                http.timer(TokioTimer::new()).header_read_timeout(handshake_timeout);
+                let connection = http.serve_connection(TokioIo::new(io), service).with_upgrades();
+                tokio::pin!(connection);
+                tokio::select! {
+                    result = connection.as_mut() => {
+                        if let Err(e) = result {
+                            tracing::debug!(error = %e, "http connection ended with an error");
+                        }
+                    }
+                    () = stop.cancelled() => {
+                        connection.as_mut().graceful_shutdown();
+                        let _ = tokio::time::timeout(Duration::from_secs(1), connection).await;
+                    }
+                }
+            });
+        }
+        drop(listener);
+        tracing::info!("shutting down: no new connections, draining in-flight calls");
+        inner.shutting_down.cancel();
+        inner.tasks.close();
+        let limit = inner.config.shutdown_grace + inner.config.cancel_grace + Duration::from_secs(2);
+        if tokio::time::timeout(limit, inner.tasks.wait()).await.is_err() {
+            tracing::warn!("some connections did not finish draining in time");
+        }
+    }
+}
+
+async fn upgrade(
+    State(inner): State<Arc<Inner>>,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if !inner.auth.allows(&headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [("www-authenticate", "Bearer")],
+            "missing or wrong bearer token\n",
+        )
+            .into_response();
+    }
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    if inner.shutting_down.is_cancelled() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the tool server is shutting down\n").into_response();
+    }
+    // The session counts as one of the server's tasks from here on, so
+    // shutdown waits for it even though axum spawns the upgraded future.
+    let token = inner.tasks.token();
+    let max = inner.config.max_message_bytes;
+    upgrade
+        .max_message_size(max)
+        .max_frame_size(max)
+        .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
+        .on_upgrade(move |socket| async move {
+            connection::run(socket, inner).await;
+            drop(token);
+        })
+}
