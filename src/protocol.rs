@@ -68,7 +68,7 @@ pub struct PermissionNeeded {
 }
 
 /// One option of a question.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct QuestionOption {
     /// What the user picks.
     pub label: String,
@@ -78,7 +78,7 @@ pub struct QuestionOption {
 }
 
 /// A question for the user (sol's `QuestionInfo`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct QuestionInfo {
     /// The full question.
     pub question: String,

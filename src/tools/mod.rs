@@ -1,1 +1,146 @@
-//! Built-in tools.
+//! The built-in tools an LLM coding agent expects, one file each:
+//! [`bash`], [`read`], [`write`], [`edit`], [`ls`], [`glob`], [`grep`], [`question`].
+//!
+//! Every file tool resolves its paths with [`paths`]: a path that leads outside
+//! the workdir asks `external_directory`; `write` and `edit` ask `edit` with the
+//! workdir-relative path; `bash` asks `bash` with the command.
+
+pub mod bash;
+pub mod edit;
+pub mod glob;
+pub mod grep;
+pub mod ls;
+pub mod paths;
+pub mod question;
+pub mod read;
+pub mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::bus::PermissionRequest;
+use crate::context::CallContext;
+use crate::executor::{LocalExecutor, RegisterError};
+use crate::tool::{Tool, ToolError, typed};
+
+/// Limits of the built-in tools. Every field has a documented default.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ToolsConfig {
+    /// Bytes of output kept per call (bash, read); the rest is counted and
+    /// marked as truncated. Default 50 KiB.
+    pub output_cap_bytes: usize,
+    /// bash timeout when the call sets none. Default 120 000 ms.
+    pub bash_default_timeout_ms: u64,
+    /// Largest bash timeout a call may ask for. Default 600 000 ms.
+    pub bash_max_timeout_ms: u64,
+    /// After the shell exits, how long its pipes may still drain. Default 100 ms.
+    pub pipe_drain: Duration,
+    /// The whole environment of bash commands. Default: a fixed PATH, HOME
+    /// (/tmp), LANG=C.UTF-8 and TERM=dumb; nothing of the server's.
+    pub env: Vec<(String, String)>,
+    /// Lines read returns when the call sets no limit. Default 2000.
+    pub read_default_lines: u64,
+    /// Characters of one line read shows before cutting it. Default 2000.
+    pub read_max_line_bytes: usize,
+    /// Entries ls and glob return at most. Default 1000.
+    pub max_results: usize,
+    /// Matching lines grep returns at most. Default 500.
+    pub max_grep_matches: usize,
+}
+
+impl Default for ToolsConfig {
+    fn default() -> Self {
+        Self {
+            output_cap_bytes: 50 * 1024,
+            bash_default_timeout_ms: 120_000,
+            bash_max_timeout_ms: 600_000,
+            pipe_drain: Duration::from_millis(100),
+            env: [
+                ("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+                ("HOME", "/tmp"),
+                ("LANG", "C.UTF-8"),
+                ("TERM", "dumb"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+            read_default_lines: 2000,
+            read_max_line_bytes: 2000,
+            max_results: 1000,
+            max_grep_matches: 500,
+        }
+    }
+}
+
+impl ToolsConfig {
+    /// Sets [`ToolsConfig::output_cap_bytes`].
+    #[must_use]
+    pub fn output_cap_bytes(mut self, bytes: usize) -> Self {
+        self.output_cap_bytes = bytes;
+        self
+    }
+}
+
+/// Every built-in tool.
+pub fn builtin(config: ToolsConfig) -> Vec<Arc<dyn Tool>> {
+    let config = Arc::new(config);
+    vec![
+        typed(bash::Bash::new(config.clone())),
+        typed(read::Read::new(config.clone())),
+        typed(write::Write),
+        typed(edit::Edit),
+        typed(ls::Ls::new(config.clone())),
+        typed(glob::Glob::new(config.clone())),
+        typed(grep::Grep::new(config)),
+        typed(question::Question),
+    ]
+}
+
+/// A [`LocalExecutor`] with every built-in tool, working in `workdir`.
+///
+/// # Errors
+/// [`RegisterError`] only if a built-in schema were invalid (a bug).
+pub fn executor(workdir: impl Into<PathBuf>, config: ToolsConfig) -> Result<LocalExecutor, RegisterError> {
+    let mut executor = LocalExecutor::new(workdir);
+    for tool in builtin(config) {
+        executor.register(tool)?;
+    }
+    Ok(executor)
+}
+
+/// Runs blocking file work off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ToolError> + Send + 'static,
+) -> Result<T, ToolError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ToolError::failed(format!("the file operation failed: {e}")))?
+}
+
+/// Asks `edit` for a workdir-relative path.
+async fn ask_edit(ctx: &CallContext, shown: &str, diff: Option<serde_json::Value>) -> Result<(), ToolError> {
+    let mut metadata = crate::tool::Metadata::new();
+    metadata.insert("path".into(), shown.into());
+    if let Some(diff) = diff {
+        metadata.insert("diff".into(), diff);
+    }
+    ctx.ask_permission(PermissionRequest {
+        permission: "edit".into(),
+        patterns: vec![shown.to_owned()],
+        always: vec!["*".to_owned()],
+        metadata,
+    })
+    .await
+}
+
+/// A gitignore-aware walk that includes hidden files but never enters `.git`.
+fn walker(root: &Path) -> ignore::WalkBuilder {
+    let mut builder = ignore::WalkBuilder::new(root);
+    builder
+        .hidden(false)
+        .require_git(false)
+        .filter_entry(|entry| entry.file_name() != ".git");
+    builder
+}

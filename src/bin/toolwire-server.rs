@@ -1,0 +1,136 @@
+//! `toolwire-server`: the tool server that runs inside the sandbox container.
+//!
+//! Serves the built-in tools at `/ws` (+ `GET /health`) on a TCP address or a
+//! Unix socket. The bearer token comes from a file that is read once and
+//! deleted; only its digest stays in memory. Prints one `ready` line once it
+//! accepts connections and drains gracefully on SIGTERM or SIGINT.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use toolwire::server::{Auth, ServerConfig, TokenDigest, ToolServer};
+use toolwire::tools::{self, ToolsConfig};
+
+/// The toolwire tool server.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// TCP address to listen on, e.g. 0.0.0.0:7000 (port 0 picks a free port).
+    #[arg(long, conflicts_with = "unix")]
+    listen: Option<String>,
+    /// Unix socket to listen on instead of TCP (for containers without a network).
+    #[arg(long)]
+    unix: Option<PathBuf>,
+    /// Directory the tools work in.
+    #[arg(long, default_value = "/workspace")]
+    workdir: PathBuf,
+    /// File holding the bearer token; read once at start and deleted.
+    #[arg(long, conflicts_with = "insecure_no_auth")]
+    token_file: Option<PathBuf>,
+    /// Accept clients without a token (local experiments only).
+    #[arg(long)]
+    insecure_no_auth: bool,
+    /// Calls in flight per connection before `busy` errors.
+    #[arg(long, default_value_t = 64)]
+    max_in_flight: usize,
+    /// Default per-call timeout in milliseconds.
+    #[arg(long, default_value_t = 600_000)]
+    call_timeout_ms: u64,
+    /// Bytes of command output kept per call.
+    #[arg(long, default_value_t = 50 * 1024)]
+    output_cap_bytes: usize,
+    /// Seconds in-flight calls get to finish on shutdown.
+    #[arg(long, default_value_t = 5)]
+    shutdown_grace_secs: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    make_non_dumpable();
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let auth = auth_from(&args)?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?
+        .block_on(serve(args, auth))
+}
+
+/// Tools run as the same user; without this they could read the server's
+/// memory through /proc/<pid>/mem or ptrace.
+fn make_non_dumpable() {
+    // SAFETY: prctl(PR_SET_DUMPABLE, 0) only changes a flag of this process;
+    // the remaining arguments are ignored for this option.
+    let rc = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    if rc != 0 {
+        eprintln!("warning: could not make the process non-dumpable");
+    }
+}
+
+fn auth_from(args: &Args) -> anyhow::Result<Auth> {
+    match (&args.token_file, args.insecure_no_auth) {
+        (Some(path), _) => Ok(Auth::Token(read_token_once(path)?)),
+        (None, true) => {
+            tracing::warn!("--insecure-no-auth: any local client can run tools");
+            Ok(Auth::InsecureNoAuth)
+        }
+        (None, false) => bail!("give --token-file FILE (or --insecure-no-auth for local experiments)"),
+    }
+}
+
+/// Reads the token, deletes the file, keeps only the digest.
+fn read_token_once(path: &Path) -> anyhow::Result<TokenDigest> {
+    let token = std::fs::read_to_string(path).with_context(|| format!("cannot read the token file {}", path.display()))?;
+    std::fs::remove_file(path).with_context(|| format!("cannot delete the token file {}", path.display()))?;
+    let digest = TokenDigest::of(&token).with_context(|| format!("token file {}", path.display()))?;
+    drop(token);
+    Ok(digest)
+}
+
+async fn serve(args: Args, auth: Auth) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.workdir).with_context(|| format!("cannot create the workdir {}", args.workdir.display()))?;
+    let workdir = args.workdir.canonicalize().context("cannot resolve the workdir")?;
+    let executor = tools::executor(&workdir, ToolsConfig::default().output_cap_bytes(args.output_cap_bytes))?;
+    let config = ServerConfig::default()
+        .max_in_flight(args.max_in_flight)
+        .call_timeout(Duration::from_millis(args.call_timeout_ms))
+        .shutdown_grace(Duration::from_secs(args.shutdown_grace_secs));
+    let server = ToolServer::new(executor, auth, config);
+    match (&args.unix, &args.listen) {
+        (Some(path), _) => {
+            let _ = std::fs::remove_file(path);
+            let listener = tokio::net::UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
+            println!("toolwire-server ready on unix:{}", path.display());
+            server.serve_unix(listener, shutdown_signal()).await;
+            let _ = std::fs::remove_file(path);
+        }
+        (None, listen) => {
+            let addr = listen.as_deref().unwrap_or("127.0.0.1:7000");
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+            println!("toolwire-server ready on {}", listener.local_addr()?);
+            server.serve_tcp(listener, shutdown_signal()).await;
+        }
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers; stop with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+}

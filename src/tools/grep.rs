@@ -1,0 +1,138 @@
+//! `grep`: a regex search over a tree, gitignore-aware, with line numbers.
+//! Built on the crates ripgrep is made of (`ignore`, `grep-regex`, `grep-searcher`).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use grep_regex::RegexMatcherBuilder;
+use grep_searcher::sinks::Lossy;
+use grep_searcher::{BinaryDetection, SearcherBuilder};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::{ToolsConfig, blocking, paths, walker};
+use crate::context::CallContext;
+use crate::tool::{ToolError, ToolResponse, TypedTool};
+
+/// Longest matching line shown, in characters.
+const MAX_LINE_CHARS: usize = 500;
+
+/// Input of the grep tool.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrepInput {
+    /// A regular expression (Rust regex syntax), e.g. `fn \w+\(` or `TODO|FIXME`.
+    pub pattern: String,
+    /// File or directory to search (default: the workspace).
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Only search files whose name matches this glob, e.g. `*.rs`.
+    #[serde(default)]
+    pub include: Option<String>,
+    /// Match without regard to case (default false).
+    #[serde(default)]
+    pub case_insensitive: bool,
+}
+
+/// The grep tool.
+#[derive(Debug, Clone)]
+pub struct Grep {
+    config: Arc<ToolsConfig>,
+}
+
+impl Grep {
+    /// A grep tool with these limits.
+    pub fn new(config: Arc<ToolsConfig>) -> Self {
+        Self { config }
+    }
+}
+
+#[async_trait]
+impl TypedTool for Grep {
+    type Input = GrepInput;
+
+    fn name(&self) -> &str {
+        "grep"
+    }
+
+    fn description(&self) -> &str {
+        "Searches file contents with a regular expression and returns matching lines grouped by \
+         file as `path:line: text`. Honors .gitignore and skips binary files. Narrow the search \
+         with path and include (a file-name glob such as `*.rs`). Results are capped."
+    }
+
+    async fn run(&self, input: GrepInput, ctx: CallContext) -> Result<ToolResponse, ToolError> {
+        let root = paths::resolve_for_tool(&ctx, input.path.as_deref().unwrap_or(".")).await?;
+        let matcher = RegexMatcherBuilder::new()
+            .case_insensitive(input.case_insensitive)
+            .build(&input.pattern)
+            .map_err(|e| ToolError::failed(format!("invalid regex {:?}: {e}", input.pattern)))?;
+        let include = match &input.include {
+            Some(glob) => Some(
+                globset::Glob::new(glob)
+                    .map_err(|e| ToolError::failed(format!("invalid include glob {glob:?}: {e}")))?
+                    .compile_matcher(),
+            ),
+            None => None,
+        };
+        let cap = self.config.max_grep_matches;
+        let cancel = ctx.cancel.clone();
+        let workdir = ctx.workdir().to_path_buf();
+        blocking(move || {
+            let mut searcher = SearcherBuilder::new()
+                .binary_detection(BinaryDetection::quit(0))
+                .line_number(true)
+                .build();
+            let mut out = String::new();
+            let mut matches = 0usize;
+            let mut files = 0usize;
+            let mut truncated = false;
+            for entry in walker(&root).build().filter_map(Result::ok) {
+                if cancel.is_cancelled() {
+                    return Err(ToolError::Cancelled);
+                }
+                if !entry.file_type().is_some_and(|t| t.is_file()) {
+                    continue;
+                }
+                if include.as_ref().is_some_and(|g| !g.is_match(entry.file_name())) {
+                    continue;
+                }
+                let shown = paths::display(&workdir, entry.path());
+                let mut hits = Vec::new();
+                let result = searcher.search_path(
+                    &matcher,
+                    entry.path(),
+                    Lossy(|line_number, line| {
+                        let line = line.trim_end_matches(['\n', '\r']);
+                        let line: String = line.chars().take(MAX_LINE_CHARS).collect();
+                        hits.push(format!("{shown}:{line_number}: {line}"));
+                        Ok(matches + hits.len() < cap)
+                    }),
+                );
+                if result.is_err() || hits.is_empty() {
+                    continue;
+                }
+                files += 1;
+                matches += hits.len();
+                for hit in hits {
+                    out.push_str(&hit);
+                    out.push('\n');
+                }
+                if matches >= cap {
+                    truncated = true;
+                    break;
+                }
+            }
+            if matches == 0 {
+                out = "No matches found".to_owned();
+            } else if truncated {
+                out.push_str(&format!("[results truncated at {cap} matches]\n"));
+            }
+            Ok(ToolResponse::text(out)
+                .with_metadata("matches", matches)
+                .with_metadata("files", files)
+                .with_metadata("truncated", truncated))
+        })
+        .await
+    }
+}

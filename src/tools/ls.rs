@@ -1,0 +1,87 @@
+//! `ls`: the entries of one directory.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use super::{ToolsConfig, blocking, paths};
+use crate::context::CallContext;
+use crate::tool::{ToolError, ToolResponse, TypedTool};
+
+/// Input of the ls tool.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LsInput {
+    /// The directory, relative to the workspace or absolute (default: the workspace).
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+/// The ls tool.
+#[derive(Debug, Clone)]
+pub struct Ls {
+    config: Arc<ToolsConfig>,
+}
+
+impl Ls {
+    /// An ls tool with these limits.
+    pub fn new(config: Arc<ToolsConfig>) -> Self {
+        Self { config }
+    }
+}
+
+#[async_trait]
+impl TypedTool for Ls {
+    type Input = LsInput;
+
+    fn name(&self) -> &str {
+        "ls"
+    }
+
+    fn description(&self) -> &str {
+        "Lists one directory: one entry per line, sorted by name, directories marked with a \
+         trailing `/` and symbolic links as `name -> target`. Use glob to find files by pattern \
+         in a whole tree."
+    }
+
+    async fn run(&self, input: LsInput, ctx: CallContext) -> Result<ToolResponse, ToolError> {
+        let raw = input.path.unwrap_or_else(|| ".".to_owned());
+        let path = paths::resolve_for_tool(&ctx, &raw).await?;
+        let shown = paths::display(ctx.workdir(), &path);
+        let cap = self.config.max_results;
+        blocking(move || {
+            let entries = std::fs::read_dir(&path).map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => ToolError::failed(format!("directory not found: {shown}")),
+                _ => ToolError::failed(format!("cannot list {shown}: {e}")),
+            })?;
+            let mut lines: Vec<String> = entries
+                .filter_map(Result::ok)
+                .map(|entry| {
+                    let name = entry.file_name().to_string_lossy().into_owned();
+                    match entry.file_type() {
+                        Ok(t) if t.is_dir() => format!("{name}/"),
+                        Ok(t) if t.is_symlink() => match std::fs::read_link(entry.path()) {
+                            Ok(target) => format!("{name} -> {}", target.display()),
+                            Err(_) => name,
+                        },
+                        _ => name,
+                    }
+                })
+                .collect();
+            lines.sort();
+            let total = lines.len();
+            lines.truncate(cap);
+            let mut out = lines.join("\n");
+            if total > cap {
+                out.push_str(&format!("\n[{} more entries not shown]", total - cap));
+            }
+            if total == 0 {
+                out = "(empty directory)".to_owned();
+            }
+            Ok(ToolResponse::text(out).with_title(shown).with_metadata("entries", total))
+        })
+        .await
+    }
+}

@@ -1,0 +1,202 @@
+//! Path resolution shared by the file tools.
+//!
+//! A path from the model is joined to the workdir (when relative) and then
+//! resolved component by component: `..` pops, and every existing symlink is
+//! replaced by its target before the next component is looked at. The result
+//! says where the tool would really act, so a symlink to `/etc` or a
+//! `../../x` cannot silently lead outside the workdir: such a path needs the
+//! `external_directory` permission.
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::bus::PermissionRequest;
+use crate::context::CallContext;
+use crate::tool::ToolError;
+
+/// Symlinks followed in one resolution before giving up (as Linux's ELOOP).
+const MAX_SYMLINKS: usize = 40;
+
+/// Resolves `raw` against `workdir`, following symlinks component by
+/// component. Components that do not exist yet are kept as they are.
+///
+/// # Errors
+/// A [`ToolError::Failed`] for an empty path or a symlink loop.
+pub fn resolve(workdir: &Path, raw: &str) -> Result<PathBuf, ToolError> {
+    if raw.trim().is_empty() {
+        return Err(ToolError::failed("the path is empty"));
+    }
+    let start = if Path::new(raw).is_absolute() {
+        PathBuf::from(raw)
+    } else {
+        workdir.join(raw)
+    };
+    let mut pending: Vec<std::ffi::OsString> = Vec::new();
+    push_components(&mut pending, &start);
+    let mut resolved = PathBuf::from("/");
+    let mut links = 0;
+    while let Some(component) = pending.pop() {
+        match component.to_str() {
+            Some("..") => {
+                resolved.pop();
+                continue;
+            }
+            Some(".") => continue,
+            _ => {}
+        }
+        let candidate = resolved.join(&component);
+        match std::fs::symlink_metadata(&candidate) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                links += 1;
+                if links > MAX_SYMLINKS {
+                    return Err(ToolError::failed(format!("too many levels of symbolic links in {raw}")));
+                }
+                let target = std::fs::read_link(&candidate)
+                    .map_err(|e| ToolError::failed(format!("cannot read link {}: {e}", candidate.display())))?;
+                if target.is_absolute() {
+                    resolved = PathBuf::from("/");
+                }
+                push_components(&mut pending, &target);
+            }
+            _ => resolved = candidate,
+        }
+    }
+    Ok(resolved)
+}
+
+/// Pushes `path`'s components onto a stack so that the first one pops first.
+fn push_components(stack: &mut Vec<std::ffi::OsString>, path: &Path) {
+    let components: Vec<_> = path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(name) => Some(name.to_os_string()),
+            Component::ParentDir => Some("..".into()),
+            Component::CurDir | Component::RootDir | Component::Prefix(_) => None,
+        })
+        .collect();
+    stack.extend(components.into_iter().rev());
+}
+
+/// Whether `path` (already resolved) is the workdir or below it.
+pub fn is_inside(workdir: &Path, path: &Path) -> bool {
+    path.starts_with(workdir)
+}
+
+/// `path` relative to the workdir for display and permission patterns
+/// (`.` for the workdir itself), or the absolute path when outside.
+pub fn display(workdir: &Path, path: &Path) -> String {
+    match path.strip_prefix(workdir) {
+        Ok(rel) if rel.as_os_str().is_empty() => ".".to_owned(),
+        Ok(rel) => rel.display().to_string(),
+        Err(_) => path.display().to_string(),
+    }
+}
+
+/// Resolves `raw` for a tool and, when it leads outside the workdir, asks the
+/// `external_directory` permission with the resolved path.
+///
+/// # Errors
+/// As [`resolve`] and [`CallContext::ask_permission`].
+pub async fn resolve_for_tool(ctx: &CallContext, raw: &str) -> Result<PathBuf, ToolError> {
+    let path = resolve(ctx.workdir(), raw)?;
+    if !is_inside(ctx.workdir(), &path) {
+        let parent = path.parent().unwrap_or(Path::new("/"));
+        ctx.ask_permission(PermissionRequest {
+            permission: "external_directory".into(),
+            patterns: vec![path.display().to_string()],
+            always: vec![format!("{}/*", parent.display())],
+            metadata: [("requested".to_owned(), raw.into())].into_iter().collect(),
+        })
+        .await?;
+    }
+    Ok(path)
+}
+
+/// Writes `content` to `path` atomically: a temporary file in the same
+/// directory, flushed, then renamed over the target. A failure leaves the old
+/// content intact. Parent directories are created. An existing file keeps its
+/// permission bits.
+///
+/// # Errors
+/// A [`ToolError::Failed`] naming the step that failed.
+pub fn write_atomic(path: &Path, content: &[u8]) -> Result<(), ToolError> {
+    use std::io::Write;
+    let parent = path
+        .parent()
+        .ok_or_else(|| ToolError::failed(format!("{} has no parent directory", path.display())))?;
+    std::fs::create_dir_all(parent)
+        .map_err(|e| ToolError::failed(format!("cannot create directory {}: {e}", parent.display())))?;
+    let existing = std::fs::metadata(path).ok();
+    if let Some(meta) = &existing {
+        if !meta.is_file() {
+            return Err(ToolError::failed(format!("{} exists and is not a regular file", path.display())));
+        }
+    }
+    let mut temp = tempfile::Builder::new()
+        .prefix(".toolwire-")
+        .tempfile_in(parent)
+        .map_err(|e| ToolError::failed(format!("cannot create a temporary file in {}: {e}", parent.display())))?;
+    temp.write_all(content)
+        .and_then(|()| temp.as_file().sync_data())
+        .map_err(|e| ToolError::failed(format!("cannot write {}: {e}", path.display())))?;
+    if let Some(meta) = existing {
+        let _ = temp.as_file().set_permissions(meta.permissions());
+    }
+    temp.persist(path)
+        .map_err(|e| ToolError::failed(format!("cannot replace {}: {}", path.display(), e.error)))?;
+    Ok(())
+}
+
+/// Refuses anything but a regular file (directories, FIFOs, devices, sockets)
+/// before it is opened, so reading a FIFO cannot hang.
+///
+/// # Errors
+/// A [`ToolError::Failed`] saying what the path is instead.
+pub fn require_regular_file(path: &Path, shown: &str) -> Result<std::fs::Metadata, ToolError> {
+    use std::os::unix::fs::FileTypeExt;
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => ToolError::failed(format!("file not found: {shown}")),
+        _ => ToolError::failed(format!("cannot access {shown}: {e}")),
+    })?;
+    let kind = meta.file_type();
+    let what = if kind.is_file() {
+        return Ok(meta);
+    } else if kind.is_dir() {
+        "a directory (use the ls tool)"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    };
+    Err(ToolError::failed(format!("{shown} is {what}, not a regular file")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resolution_follows_dotdot_and_symlinks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let work = dir.path().canonicalize().expect("canonical").join("work");
+        std::fs::create_dir_all(work.join("sub")).expect("mkdir");
+        std::os::unix::fs::symlink("/etc", work.join("etc-link")).expect("symlink");
+        std::os::unix::fs::symlink("sub", work.join("rel-link")).expect("symlink");
+        std::os::unix::fs::symlink("../..", work.join("sub/up")).expect("symlink");
+
+        assert_eq!(resolve(&work, "a.txt").expect("ok"), work.join("a.txt"));
+        assert_eq!(resolve(&work, "sub/../b").expect("ok"), work.join("b"));
+        assert_eq!(resolve(&work, "../x").expect("ok"), work.parent().expect("parent").join("x"));
+        assert_eq!(resolve(&work, "etc-link/passwd").expect("ok"), PathBuf::from("/etc/passwd"));
+        assert_eq!(resolve(&work, "rel-link/new/file").expect("ok"), work.join("sub/new/file"));
+        assert_eq!(resolve(&work, "sub/up/escape").expect("ok"), work.parent().expect("parent").join("escape"));
+        assert!(!is_inside(&work, &resolve(&work, "sub/up/escape").expect("ok")));
+        assert!(is_inside(&work, &resolve(&work, "sub/./x").expect("ok")));
+
+        std::os::unix::fs::symlink("loop", work.join("loop")).expect("symlink");
+        assert!(resolve(&work, "loop/x").is_err());
+    }
+}

@@ -1,0 +1,254 @@
+//! Shared test fixtures: a real ToolServer on 127.0.0.1:0 with test tools,
+//! and small helpers. Every wait is bounded.
+#![allow(dead_code, missing_docs)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use schemars::JsonSchema;
+use serde::Deserialize;
+use tokio::sync::oneshot;
+use toolwire::bus::PermissionRequest;
+use toolwire::context::SharedState;
+use toolwire::server::{Auth, ServerConfig, TokenDigest, ToolServer};
+use toolwire::{CallContext, LocalExecutor, ToolError, ToolResponse, TypedTool, WsConfig, WsTransport, typed};
+
+pub const TOKEN: &str = "test-token-0123456789";
+
+/// Bounds every await in tests.
+pub async fn within<T>(limit: Duration, what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(limit, fut)
+        .await
+        .unwrap_or_else(|_| panic!("timed out after {limit:?} waiting for {what}"))
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct EchoInput {
+    /// Text to return.
+    pub text: String,
+}
+
+/// Returns its input.
+pub struct Echo;
+
+#[async_trait]
+impl TypedTool for Echo {
+    type Input = EchoInput;
+    fn name(&self) -> &str {
+        "echo"
+    }
+    fn description(&self) -> &str {
+        "Returns the text it is given."
+    }
+    async fn run(&self, input: EchoInput, _ctx: CallContext) -> Result<ToolResponse, ToolError> {
+        Ok(ToolResponse::text(input.text))
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct SleepInput {
+    /// How long to sleep.
+    pub ms: u64,
+}
+
+/// Sleeps; counts how many calls saw their cancellation token fire.
+#[derive(Clone, Default)]
+pub struct Sleep {
+    pub cancelled: Arc<AtomicUsize>,
+    pub started: Arc<AtomicUsize>,
+}
+
+#[async_trait]
+impl TypedTool for Sleep {
+    type Input = SleepInput;
+    fn name(&self) -> &str {
+        "sleep"
+    }
+    fn description(&self) -> &str {
+        "Sleeps for ms milliseconds."
+    }
+    async fn run(&self, input: SleepInput, ctx: CallContext) -> Result<ToolResponse, ToolError> {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(input.ms)) => Ok(ToolResponse::text(format!("slept {} ms", input.ms))),
+            () = ctx.cancel.cancelled() => {
+                self.cancelled.fetch_add(1, Ordering::SeqCst);
+                Err(ToolError::Cancelled)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct Empty {}
+
+/// Always fails (a tool failure is data).
+pub struct Fail;
+
+#[async_trait]
+impl TypedTool for Fail {
+    type Input = Empty;
+    fn name(&self) -> &str {
+        "fail"
+    }
+    fn description(&self) -> &str {
+        "Always fails."
+    }
+    async fn run(&self, _input: Empty, _ctx: CallContext) -> Result<ToolResponse, ToolError> {
+        Err(ToolError::failed("disk on fire"))
+    }
+}
+
+/// Panics.
+pub struct Panic;
+
+#[async_trait]
+impl TypedTool for Panic {
+    type Input = Empty;
+    fn name(&self) -> &str {
+        "panic"
+    }
+    fn description(&self) -> &str {
+        "Panics."
+    }
+    async fn run(&self, _input: Empty, _ctx: CallContext) -> Result<ToolResponse, ToolError> {
+        panic!("tool exploded")
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+pub struct GuardedInput {
+    /// The command the tool pretends to run.
+    pub command: String,
+}
+
+/// Asks the `bash` permission with the command, then returns "ran <command>".
+pub struct Guarded;
+
+#[async_trait]
+impl TypedTool for Guarded {
+    type Input = GuardedInput;
+    fn name(&self) -> &str {
+        "guarded"
+    }
+    fn description(&self) -> &str {
+        "Asks permission, then pretends to run a command."
+    }
+    async fn run(&self, input: GuardedInput, ctx: CallContext) -> Result<ToolResponse, ToolError> {
+        ctx.ask_permission(PermissionRequest {
+            permission: "bash".into(),
+            patterns: vec![input.command.clone()],
+            always: vec![toolwire::tools::bash::always_pattern(&input.command)],
+            ..PermissionRequest::default()
+        })
+        .await?;
+        Ok(ToolResponse::text(format!("ran {}", input.command)))
+    }
+}
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub url: String,
+    pub shared: SharedState,
+    pub sleep: Sleep,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    pub workdir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start() -> Self {
+        Self::start_with(ServerConfig::default()).await
+    }
+
+    pub async fn start_with(config: ServerConfig) -> Self {
+        let workdir = tempfile::tempdir().expect("tempdir");
+        let sleep = Sleep::default();
+        let mut executor = LocalExecutor::new(workdir.path());
+        executor
+            .register(typed(Echo))
+            .and_then(|e| e.register(typed(sleep.clone())))
+            .and_then(|e| e.register(typed(Fail)))
+            .and_then(|e| e.register(typed(Panic)))
+            .and_then(|e| e.register(typed(Guarded)))
+            .and_then(|e| e.register(typed(toolwire::tools::question::Question)))
+            .expect("test tools register");
+        let auth = Auth::Token(TokenDigest::of(TOKEN).expect("token"));
+        let server = ToolServer::new(executor, auth, config);
+        let shared = server.shared().clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.serve_tcp(listener, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            url: format!("ws://{addr}/ws"),
+            shared,
+            sleep,
+            stop: Some(stop),
+            task: Some(task),
+            workdir,
+        }
+    }
+
+    pub async fn connect(&self) -> WsTransport {
+        self.connect_with(WsConfig::default()).await
+    }
+
+    pub async fn connect_with(&self, config: WsConfig) -> WsTransport {
+        within(Duration::from_secs(5), "connect", WsTransport::connect(&self.url, Some(TOKEN), config))
+            .await
+            .expect("connect")
+    }
+
+    /// Starts shutdown; returns the serve task to await.
+    pub fn begin_shutdown(&mut self) -> tokio::task::JoinHandle<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.take().expect("server task")
+    }
+}
+
+/// A raw WebSocket to the server (for protocol-level tests).
+pub type RawSocket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+pub async fn raw_connect(server: &TestServer) -> RawSocket {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = server.url.as_str().into_client_request().expect("request");
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {TOKEN}").parse().expect("header"));
+    let (socket, _) = within(Duration::from_secs(5), "raw connect", tokio_tungstenite::connect_async(request))
+        .await
+        .expect("raw connect");
+    socket
+}
+
+/// Sends a text frame.
+pub async fn send_text(socket: &mut RawSocket, text: &str) {
+    use futures::SinkExt;
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::text(text.to_owned()))
+        .await
+        .expect("send");
+}
+
+/// The next text frame, parsed.
+pub async fn next_json(socket: &mut RawSocket) -> serde_json::Value {
+    use futures::StreamExt;
+    loop {
+        let frame = within(Duration::from_secs(5), "a frame", socket.next())
+            .await
+            .expect("socket open")
+            .expect("frame");
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = frame {
+            return serde_json::from_str(text.as_str()).expect("server sends JSON");
+        }
+    }
+}
