@@ -1,0 +1,135 @@
+//! End to end with the real `toolwire-server` binary: token file, ready line,
+//! RemoteExecutor over TCP and over a Unix socket, SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use toolwire::{Action, Endpoint, Executor, PermissionRule, RemoteExecutor, ToolRequest, WsConfig, WsTransport};
+
+const TOKEN: &str = "e2e-token-7f3a9c1d2b4e";
+
+struct Server {
+    child: Child,
+    ready: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(args: &[&str]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_toolwire-server"))
+        .args(args)
+        .env("TOOLWIRE_TOKEN_CANARY", "not-for-tools")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start toolwire-server");
+    let stdout = child.stdout.take().expect("stdout");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = sender.send(line);
+    });
+    let ready = receiver.recv_timeout(Duration::from_secs(10)).expect("ready line within 10 s");
+    assert!(ready.starts_with("toolwire-server ready on "), "{ready}");
+    Server {
+        child,
+        ready: ready.trim().trim_start_matches("toolwire-server ready on ").to_owned(),
+    }
+}
+
+async fn call(executor: &RemoteExecutor, tool: &str, input: serde_json::Value) -> toolwire::ToolResponse {
+    tokio::time::timeout(Duration::from_secs(20), executor.execute(ToolRequest::new(tool, input)))
+        .await
+        .expect("answer in time")
+        .expect("answer")
+}
+
+#[tokio::test]
+async fn the_real_binary_serves_the_builtin_tools_and_hides_its_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).expect("token file");
+    let workdir = dir.path().join("workspace");
+    let server = start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--workdir",
+        workdir.to_str().expect("utf8"),
+        "--token-file",
+        token_file.to_str().expect("utf8"),
+    ]);
+    assert!(!token_file.exists(), "the token file is deleted after start-up");
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", server.child.id())).expect("cmdline");
+    assert!(!String::from_utf8_lossy(&cmdline).contains(TOKEN), "token not in argv");
+
+    let url = format!("ws://{}/ws", server.ready);
+    let transport = WsTransport::connect(&url, Some(TOKEN), WsConfig::default()).await.expect("connect");
+    let executor = RemoteExecutor::new(Arc::new(transport));
+    executor.set_rules(vec![PermissionRule::new("*", "*", Action::Allow)]).await.expect("rules");
+
+    let tools: Vec<String> = executor.tools().await.expect("tools").into_iter().map(|t| t.name).collect();
+    assert_eq!(tools, ["bash", "edit", "glob", "grep", "ls", "question", "read", "write"]);
+
+    call(&executor, "write", json!({"path": "hello.py", "content": "print('hello')\n"})).await;
+    let ran = call(&executor, "bash", json!({"command": "python3 hello.py || echo hello"})).await;
+    assert_eq!(ran.output.trim(), "hello");
+    call(&executor, "edit", json!({"path": "hello.py", "old_string": "hello", "new_string": "bye"})).await;
+    let read = call(&executor, "read", json!({"path": "hello.py"})).await;
+    assert_eq!(read.output, "     1\tprint('bye')\n");
+    let grep = call(&executor, "grep", json!({"pattern": "bye"})).await;
+    assert_eq!(grep.output, "hello.py:1: print('bye')\n");
+
+    // (That the server's own /proc entries are unreadable by a tool running as
+    // the same non-root user is checked in the container tests; here the test
+    // runs as root, which may read any process.)
+    let env = call(&executor, "bash", json!({"command": "env"})).await;
+    assert!(!env.output.contains(TOKEN), "token visible to tools: {}", env.output);
+    assert!(!env.output.contains("TOOLWIRE_TOKEN_CANARY"), "server env leaked: {}", env.output);
+    let found = call(&executor, "bash", json!({"command": format!("grep -r {TOKEN} {} 2>/dev/null | head -1", dir.path().display())})).await;
+    assert_eq!(found.output.trim(), "", "no readable file holds the token");
+}
+
+#[tokio::test]
+async fn over_a_unix_socket_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, TOKEN).expect("token file");
+    let socket = dir.path().join("tw.sock");
+    let mut server = start(&[
+        "--unix",
+        socket.to_str().expect("utf8"),
+        "--workdir",
+        dir.path().join("ws").to_str().expect("utf8"),
+        "--token-file",
+        token_file.to_str().expect("utf8"),
+    ]);
+    let transport = WsTransport::connect_to(&Endpoint::Unix(socket.clone()), Some(TOKEN), WsConfig::default())
+        .await
+        .expect("connect over unix socket");
+    let executor = RemoteExecutor::new(Arc::new(transport));
+    executor.set_rules(vec![PermissionRule::new("bash", "*", Action::Allow)]).await.expect("rules");
+    let r = call(&executor, "bash", json!({"command": "echo over-unix"})).await;
+    assert_eq!(r.output.trim(), "over-unix");
+
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
+    let started = Instant::now();
+    loop {
+        if let Some(status) = server.child.try_wait().expect("wait") {
+            assert!(status.success(), "clean exit on SIGTERM: {status}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "server did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!socket.exists(), "socket file removed");
+}
