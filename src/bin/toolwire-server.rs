@@ -108,6 +108,10 @@ async fn serve(args: Args, auth: Auth) -> anyhow::Result<()> {
         (Some(path), _) => {
             let _ = std::fs::remove_file(path);
             let listener = tokio::net::UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
+            // The orchestrator may run as another user; the token guards access.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
+                .with_context(|| format!("cannot open up {}", path.display()))?;
             println!("toolwire-server ready on unix:{}", path.display());
             server.serve_unix(listener, shutdown_signal()).await;
             let _ = std::fs::remove_file(path);
