@@ -41,6 +41,9 @@ struct Args {
     /// Bytes of command output kept per call.
     #[arg(long, default_value_t = 50 * 1024)]
     output_cap_bytes: usize,
+    /// Also serve the `echo` and `sleep` tools (for benchmarks).
+    #[arg(long)]
+    bench_tools: bool,
     /// Seconds in-flight calls get to finish on shutdown.
     #[arg(long, default_value_t = 5)]
     shutdown_grace_secs: u64,
@@ -98,7 +101,11 @@ fn read_token_once(path: &Path) -> anyhow::Result<TokenDigest> {
 async fn serve(args: Args, auth: Auth) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.workdir).with_context(|| format!("cannot create the workdir {}", args.workdir.display()))?;
     let workdir = args.workdir.canonicalize().context("cannot resolve the workdir")?;
-    let executor = tools::executor(&workdir, ToolsConfig::default().output_cap_bytes(args.output_cap_bytes))?;
+    let mut executor = tools::executor(&workdir, ToolsConfig::default().output_cap_bytes(args.output_cap_bytes))?;
+    if args.bench_tools {
+        executor.register(toolwire::typed(tools::bench::Echo))?;
+        executor.register(toolwire::typed(tools::bench::Sleep))?;
+    }
     let config = ServerConfig::default()
         .max_in_flight(args.max_in_flight)
         .call_timeout(Duration::from_millis(args.call_timeout_ms))

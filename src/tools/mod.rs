@@ -6,6 +6,7 @@
 //! workdir-relative path; `bash` asks `bash` with the command.
 
 pub mod bash;
+pub mod bench;
 pub mod edit;
 pub mod glob;
 pub mod grep;

@@ -1,0 +1,164 @@
+//! `toolwire`: build the sandbox image, launch sandboxes, call tools,
+//! benchmark, clean up. Thin: the work is done by the library.
+
+mod ask;
+mod bench;
+mod demo;
+mod local;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use toolwire::docker::{DockerLauncher, ImageConfig, LaunchConfig};
+use toolwire::{Executor, ToolRequest, WsConfig};
+
+/// Run an LLM agent's tools in a hardened Docker sandbox over one WebSocket.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Build the image if needed, launch a sandbox and run a short agent session in it.
+    Demo {
+        /// Answer permission questions with "once" instead of asking on the terminal.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Sandbox image commands.
+    Image {
+        #[command(subcommand)]
+        command: ImageCommand,
+    },
+    /// Run one tool call in a fresh sandbox and print the response as JSON.
+    Run {
+        /// The tool, e.g. bash.
+        tool: String,
+        /// The input as JSON, e.g. '{"command":"ls -la"}'.
+        input: String,
+        /// Allow every permission instead of asking on the terminal.
+        #[arg(long)]
+        allow_all: bool,
+    },
+    /// List toolwire containers.
+    Ps,
+    /// Remove toolwire containers whose owning process is gone.
+    Reap {
+        /// Remove every toolwire container, also those of live processes.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Measure toolwire against the floor (raw WebSocket echo, bare spawn, bare container start).
+    Bench(bench::BenchArgs),
+    /// (internal) A raw tokio-tungstenite JSON echo server: the benchmark's floor.
+    #[command(hide = true)]
+    EchoFloor {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImageCommand {
+    /// Build the sandbox image (and its base image) if missing, and print its tag.
+    Build,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Demo { yes } => demo::run(yes).await,
+            Command::Image { command: ImageCommand::Build } => {
+                let launcher = connect().await?;
+                let tag = ensure_image(&launcher).await?;
+                println!("{tag}");
+                Ok(())
+            }
+            Command::Run { tool, input, allow_all } => run_one(&tool, &input, allow_all).await,
+            Command::Ps => {
+                let launcher = connect().await?;
+                let sandboxes = launcher.list().await?;
+                println!("{:<14} {:<40} {:<10} {:<12} OWNER", "ID", "NAME", "STATE", "SESSION");
+                for s in sandboxes {
+                    println!("{:<14} {:<40} {:<10} {:<12} {}", &s.id[..12.min(s.id.len())], s.name, s.state, s.session, s.owner);
+                }
+                Ok(())
+            }
+            Command::Reap { all } => {
+                let launcher = connect().await?;
+                let removed = if all { launcher.remove_all().await? } else { launcher.reap().await? };
+                println!("removed {removed} container(s)");
+                Ok(())
+            }
+            Command::Bench(args) => bench::run(args).await,
+            Command::EchoFloor { listen } => bench::echo_floor_server(&listen).await,
+        }
+    })
+}
+
+/// Connects to the Docker engine (reaping orphans on the way).
+async fn connect() -> anyhow::Result<DockerLauncher> {
+    Ok(DockerLauncher::connect(ImageConfig::default()).await?)
+}
+
+/// Ensures the image, showing progress on a spinner.
+async fn ensure_image(launcher: &DockerLauncher) -> anyhow::Result<String> {
+    let spinner = ProgressBar::new_spinner();
+    spinner.set_style(ProgressStyle::with_template("{spinner} {elapsed:>4} {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    spinner.set_message("checking the sandbox image");
+    let progress = {
+        let spinner = spinner.clone();
+        move |line: &str| spinner.set_message(line.chars().take(100).collect::<String>())
+    };
+    let tag = launcher.ensure_image(&progress).await;
+    spinner.finish_and_clear();
+    Ok(tag?)
+}
+
+async fn run_one(tool: &str, input: &str, allow_all: bool) -> anyhow::Result<()> {
+    let input: serde_json::Value = serde_json::from_str(input).context("the input is not valid JSON")?;
+    let transport = WsConfig::default().interactive(Arc::new(ask::TerminalAsker::new(false)));
+    let request = ToolRequest::new(tool, input);
+    let rules = if allow_all {
+        vec![toolwire::PermissionRule::new("*", "*", toolwire::Action::Allow)]
+    } else {
+        Vec::new()
+    };
+    let response = match connect().await {
+        Ok(launcher) => {
+            ensure_image(&launcher).await?;
+            let sandbox = launcher.launch(LaunchConfig::default().session("run").transport(transport)).await?;
+            sandbox.executor().set_rules(rules).await?;
+            let response = sandbox.executor().execute(request).await;
+            sandbox.shutdown().await?;
+            response?
+        }
+        Err(e) => {
+            local::warn_not_isolated(&e.to_string());
+            let local = local::LocalSandbox::start(transport).await?;
+            local.executor.set_rules(rules).await?;
+            let response = local.executor.execute(request).await;
+            local.stop().await;
+            response?
+        }
+    };
+    println!("{}", serde_json::to_string_pretty(&response)?);
+    Ok(())
+}
