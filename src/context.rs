@@ -10,7 +10,10 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Bus, Decision, PermissionManager, PermissionRequest, QuestionManager};
-use crate::protocol::{Action, BusEvent, PermissionNeeded, PermissionReply, PermissionRule, QuestionInfo, QuestionNeeded};
+use crate::protocol::{
+    Action, BusEvent, PermissionNeeded, PermissionReply, PermissionRule, QuestionInfo,
+    QuestionNeeded,
+};
 use crate::tool::ToolError;
 
 /// How an interactive client answered questions.
@@ -28,10 +31,18 @@ pub enum QuestionAnswer {
 #[async_trait]
 pub trait Asker: Send + Sync {
     /// Sends a permission ask and waits for the reply.
-    async fn ask_permission(&self, tool_call_id: &str, request: &PermissionRequest) -> Option<PermissionReply>;
+    async fn ask_permission(
+        &self,
+        tool_call_id: &str,
+        request: &PermissionRequest,
+    ) -> Option<PermissionReply>;
 
     /// Sends questions and waits for the answers.
-    async fn ask_questions(&self, tool_call_id: &str, questions: &[QuestionInfo]) -> Option<QuestionAnswer>;
+    async fn ask_questions(
+        &self,
+        tool_call_id: &str,
+        questions: &[QuestionInfo],
+    ) -> Option<QuestionAnswer>;
 }
 
 /// Receives chunks of a running call's output (the `progress` feature).
@@ -190,12 +201,16 @@ impl CallContext {
         match reply {
             Some(PermissionReply::Once) => Ok(()),
             Some(PermissionReply::Always) => {
-                let always = if request.always.is_empty() { &request.patterns } else { &request.always };
-                self.shared.permissions.add_rules(
-                    always
-                        .iter()
-                        .map(|pattern| PermissionRule::new(&request.permission, pattern, Action::Allow)),
-                );
+                let always = if request.always.is_empty() {
+                    &request.patterns
+                } else {
+                    &request.always
+                };
+                self.shared
+                    .permissions
+                    .add_rules(always.iter().map(|pattern| {
+                        PermissionRule::new(&request.permission, pattern, Action::Allow)
+                    }));
                 Ok(())
             }
             Some(PermissionReply::Reject) => Err(ToolError::Denied(format!(
@@ -216,7 +231,10 @@ impl CallContext {
     /// [`ToolError::QuestionNeeded`] when nothing is queued and no interactive
     /// client is connected; [`ToolError::Denied`] when the client rejects or
     /// does not answer in time; [`ToolError::Cancelled`] on cancellation.
-    pub async fn ask_questions(&self, questions: Vec<QuestionInfo>) -> Result<Vec<Vec<String>>, ToolError> {
+    pub async fn ask_questions(
+        &self,
+        questions: Vec<QuestionInfo>,
+    ) -> Result<Vec<Vec<String>>, ToolError> {
         self.shared.bus.publish(BusEvent::QuestionAsked {
             tool_call_id: self.tool_call_id.clone(),
             questions: questions.clone(),
@@ -233,7 +251,11 @@ impl CallContext {
                 Some(QuestionAnswer::Rejected) => {
                     return Err(ToolError::Denied("the user declined to answer".into()));
                 }
-                None => return Err(ToolError::Denied("the questions were not answered in time".into())),
+                None => {
+                    return Err(ToolError::Denied(
+                        "the questions were not answered in time".into(),
+                    ));
+                }
             }
         } else {
             return Err(ToolError::QuestionNeeded(QuestionNeeded {

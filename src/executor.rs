@@ -33,7 +33,9 @@ pub enum CallError {
         reason: String,
     },
     /// The sandbox container exited; every pending call fails with this.
-    #[error("sandbox exited (exit code {exit_code:?}, oom killed: {oom_killed}); last log lines:\n{logs}")]
+    #[error(
+        "sandbox exited (exit code {exit_code:?}, oom killed: {oom_killed}); last log lines:\n{logs}"
+    )]
     SandboxExited {
         /// The container's exit code, when known.
         exit_code: Option<i64>,
@@ -212,10 +214,17 @@ impl LocalExecutor {
             .with_draft(jsonschema::Draft::Draft4)
             .build(&info.input_schema)
             .map_err(|e| RegisterError::InvalidSchema {
-            tool: info.name.clone(),
-            reason: e.to_string(),
-        })?;
-        self.tools.insert(info.name.clone(), Registered { tool, info, validator });
+                tool: info.name.clone(),
+                reason: e.to_string(),
+            })?;
+        self.tools.insert(
+            info.name.clone(),
+            Registered {
+                tool,
+                info,
+                validator,
+            },
+        );
         Ok(self)
     }
 
@@ -287,7 +296,10 @@ fn input_problem(validator: &jsonschema::Validator, input: &serde_json::Value) -
     Some(if path.is_empty() {
         error.to_string()
     } else {
-        format!("field `{}`: {error}", path.trim_start_matches('/').replace('/', "."))
+        format!(
+            "field `{}`: {error}",
+            path.trim_start_matches('/').replace('/', ".")
+        )
     })
 }
 

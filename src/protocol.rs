@@ -429,9 +429,10 @@ impl ServerMessage {
         match self {
             Self::Tools { id, .. } | Self::Hello { id, .. } | Self::Progress { id, .. } => Some(id),
             Self::Response(frame) => Some(&frame.id),
-            Self::SetRules(ack) | Self::SetActiveTools(ack) | Self::PushAnswers(ack) | Self::Cancel(ack) => {
-                Some(&ack.id)
-            }
+            Self::SetRules(ack)
+            | Self::SetActiveTools(ack)
+            | Self::PushAnswers(ack)
+            | Self::Cancel(ack) => Some(&ack.id),
             Self::PermissionAsk(ask) => Some(&ask.id),
             Self::QuestionAsk(ask) => Some(&ask.id),
             Self::Event { .. } => None,
@@ -452,7 +453,13 @@ pub struct InvalidMessage {
 }
 
 /// Message types of the sol core; anything else needs `hello` first.
-pub const CORE_TYPES: [&str; 5] = ["tools", "request", "set_rules", "set_active_tools", "push_answers"];
+pub const CORE_TYPES: [&str; 5] = [
+    "tools",
+    "request",
+    "set_rules",
+    "set_active_tools",
+    "push_answers",
+];
 
 /// Parses one text frame. The fast path decodes straight into the enum; only a
 /// frame that fails is looked at again to say why.
@@ -486,20 +493,30 @@ fn diagnose(text: &str, first_error: &serde_json::Error) -> InvalidMessage {
             reason: "invalid message: expected a JSON object".into(),
         };
     };
-    let id = object.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let kind = object.get("type").and_then(Value::as_str).map(str::to_owned);
+    let id = object
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let kind = object
+        .get("type")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
     let reason = match &kind {
         None => "invalid message: missing string field `type`".to_owned(),
         Some(kind) if !is_known_type(kind) => format!("unknown message type: {kind}"),
         Some(kind) if kind == "request" && object.get("request").is_none_or(Value::is_null) => {
             "missing request".to_owned()
         }
-        Some(kind) if !object.contains_key("id") => format!("invalid {kind} message: missing field `id`"),
+        Some(kind) if !object.contains_key("id") => {
+            format!("invalid {kind} message: missing field `id`")
+        }
         Some(kind) => format!("invalid {kind} message: {first_error}"),
     };
     InvalidMessage { id, kind, reason }
 }
 
 fn is_known_type(kind: &str) -> bool {
-    CORE_TYPES.contains(&kind) || ["hello", "cancel", "permission_reply", "question_reply"].contains(&kind)
+    CORE_TYPES.contains(&kind)
+        || ["hello", "cancel", "permission_reply", "question_reply"].contains(&kind)
 }

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{CreateContainerOptions, InspectContainerOptions};
 use serde_json::json;
-use toolwire::docker::{DockerLauncher, ImageConfig, LABEL_MANAGED, LABEL_OWNER, LaunchConfig, Network, SandboxPool};
+use toolwire::docker::{
+    DockerLauncher, ImageConfig, LABEL_MANAGED, LABEL_OWNER, LaunchConfig, Network, SandboxPool,
+};
 use toolwire::{Action, CallError, Executor, PermissionRule, ToolRequest, ToolResponse};
 
 async fn launcher() -> DockerLauncher {
@@ -28,7 +30,10 @@ async fn allow_all(sandbox: &toolwire::docker::Sandbox) {
 async fn bash(sandbox: &toolwire::docker::Sandbox, command: &str) -> ToolResponse {
     tokio::time::timeout(
         Duration::from_secs(30),
-        sandbox.executor().execute(ToolRequest::new("bash", json!({ "command": command, "timeout_ms": 20000 }))),
+        sandbox.executor().execute(ToolRequest::new(
+            "bash",
+            json!({ "command": command, "timeout_ms": 20000 }),
+        )),
     )
     .await
     .expect("answer in time")
@@ -36,27 +41,70 @@ async fn bash(sandbox: &toolwire::docker::Sandbox, command: &str) -> ToolRespons
 }
 
 async fn container_exists(launcher: &DockerLauncher, id: &str) -> bool {
-    launcher.docker().inspect_container(id, None::<InspectContainerOptions>).await.is_ok()
+    launcher
+        .docker()
+        .inspect_container(id, None::<InspectContainerOptions>)
+        .await
+        .is_ok()
 }
 
 #[tokio::test]
 async fn launch_lists_tools_runs_bash_and_is_hardened() {
     let launcher = launcher().await;
-    let sandbox = launcher.launch(LaunchConfig::default().session("hardening")).await.expect("launch");
+    let sandbox = launcher
+        .launch(LaunchConfig::default().session("hardening"))
+        .await
+        .expect("launch");
     allow_all(&sandbox).await;
-    let tools: Vec<String> = sandbox.executor().tools().await.expect("tools").into_iter().map(|t| t.name).collect();
-    assert_eq!(tools, ["bash", "edit", "glob", "grep", "ls", "question", "read", "write"]);
+    let tools: Vec<String> = sandbox
+        .executor()
+        .tools()
+        .await
+        .expect("tools")
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(
+        tools,
+        [
+            "bash", "edit", "glob", "grep", "ls", "question", "read", "write"
+        ]
+    );
 
-    let who = bash(&sandbox, "id -u; pwd; git --version >/dev/null && python3 -c 'print(6*7)'").await;
+    let who = bash(
+        &sandbox,
+        "id -u; pwd; git --version >/dev/null && python3 -c 'print(6*7)'",
+    )
+    .await;
     assert_eq!(who.output, "1000\n/workspace\n42\n");
 
-    let status = bash(&sandbox, "grep -E '^(CapEff|CapPrm|NoNewPrivs)' /proc/self/status").await;
-    assert!(status.output.contains("CapEff:\t0000000000000000"), "{}", status.output);
-    assert!(status.output.contains("CapPrm:\t0000000000000000"), "{}", status.output);
-    assert!(status.output.contains("NoNewPrivs:\t1"), "{}", status.output);
+    let status = bash(
+        &sandbox,
+        "grep -E '^(CapEff|CapPrm|NoNewPrivs)' /proc/self/status",
+    )
+    .await;
+    assert!(
+        status.output.contains("CapEff:\t0000000000000000"),
+        "{}",
+        status.output
+    );
+    assert!(
+        status.output.contains("CapPrm:\t0000000000000000"),
+        "{}",
+        status.output
+    );
+    assert!(
+        status.output.contains("NoNewPrivs:\t1"),
+        "{}",
+        status.output
+    );
 
     let root_fs = bash(&sandbox, "touch /usr/evil 2>&1; echo rc=$?").await;
-    assert!(root_fs.output.contains("Read-only file system") && root_fs.output.contains("rc=1"), "{}", root_fs.output);
+    assert!(
+        root_fs.output.contains("Read-only file system") && root_fs.output.contains("rc=1"),
+        "{}",
+        root_fs.output
+    );
     let writable = bash(&sandbox, "touch /workspace/ok /tmp/ok && echo writable").await;
     assert_eq!(writable.output.trim(), "writable");
 
@@ -64,28 +112,51 @@ async fn launch_lists_tools_runs_bash_and_is_hardened() {
     let token = bash(&sandbox, "ls -A /run/toolwire; cat /proc/$PPID/environ >/dev/null 2>&1 && echo READABLE || echo denied").await;
     assert_eq!(token.output.trim(), "denied", "{}", token.output);
     let env = bash(&sandbox, "env").await;
-    assert!(!env.output.to_lowercase().contains("token"), "{}", env.output);
+    assert!(
+        !env.output.to_lowercase().contains("token"),
+        "{}",
+        env.output
+    );
 
     let id = sandbox.id().to_owned();
     sandbox.shutdown().await.expect("shutdown");
-    assert!(!container_exists(&launcher, &id).await, "removed on shutdown");
+    assert!(
+        !container_exists(&launcher, &id).await,
+        "removed on shutdown"
+    );
 }
 
 #[tokio::test]
 async fn the_pids_limit_stops_a_fork_loop_while_the_server_still_answers() {
     let launcher = launcher().await;
-    let sandbox = launcher.launch(LaunchConfig::default().session("forkbomb").pids_limit(64)).await.expect("launch");
+    let sandbox = launcher
+        .launch(LaunchConfig::default().session("forkbomb").pids_limit(64))
+        .await
+        .expect("launch");
     allow_all(&sandbox).await;
     let started = Instant::now();
     // Forks until the kernel refuses; the children sleep until the call ends.
     let fork_loop = "import os, time\nn = 0\nwhile True:\n    try:\n        pid = os.fork()\n    except OSError as e:\n        print('refused after', n, 'forks:', e.strerror)\n        break\n    if pid == 0:\n        time.sleep(60)\n        os._exit(0)\n    n += 1\n";
     let bomb = bash(&sandbox, &format!("python3 -c \"{fork_loop}\"")).await;
-    assert!(bomb.output.contains("Resource temporarily unavailable"), "{}", bomb.output);
-    let forks: u32 = bomb.output.split_whitespace().nth(2).and_then(|n| n.parse().ok()).expect("fork count");
+    assert!(
+        bomb.output.contains("Resource temporarily unavailable"),
+        "{}",
+        bomb.output
+    );
+    let forks: u32 = bomb
+        .output
+        .split_whitespace()
+        .nth(2)
+        .and_then(|n| n.parse().ok())
+        .expect("fork count");
     assert!(forks < 64, "the limit of 64 pids held: {}", bomb.output);
     assert!(started.elapsed() < Duration::from_secs(25));
     // The server still answers (a tool that needs no new process).
-    let ls = sandbox.executor().execute(ToolRequest::new("ls", json!({}))).await.expect("answer");
+    let ls = sandbox
+        .executor()
+        .execute(ToolRequest::new("ls", json!({})))
+        .await
+        .expect("answer");
     assert!(!ls.is_error, "{ls:?}");
     // And the whole group was killed: new processes can be started again.
     let after = bash(&sandbox, "echo alive").await;
@@ -97,7 +168,11 @@ async fn the_pids_limit_stops_a_fork_loop_while_the_server_still_answers() {
 async fn network_none_has_only_loopback_and_still_serves_calls() {
     let launcher = launcher().await;
     let sandbox = launcher
-        .launch(LaunchConfig::default().session("offline").network(Network::None))
+        .launch(
+            LaunchConfig::default()
+                .session("offline")
+                .network(Network::None),
+        )
         .await
         .expect("launch");
     allow_all(&sandbox).await;
@@ -114,48 +189,84 @@ async fn a_host_workspace_is_mounted_as_workspace() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).expect("chmod");
     let sandbox = launcher
-        .launch(LaunchConfig::default().session("mounted").workspace(dir.path()))
+        .launch(
+            LaunchConfig::default()
+                .session("mounted")
+                .workspace(dir.path()),
+        )
         .await
         .expect("launch");
     allow_all(&sandbox).await;
-    let read = sandbox.executor().execute(ToolRequest::new("read", json!({"path": "input.txt"}))).await.expect("answer");
+    let read = sandbox
+        .executor()
+        .execute(ToolRequest::new("read", json!({"path": "input.txt"})))
+        .await
+        .expect("answer");
     assert_eq!(read.output, "     1\tfrom the host\n");
     sandbox
         .executor()
-        .execute(ToolRequest::new("write", json!({"path": "out.txt", "content": "from the sandbox"})))
+        .execute(ToolRequest::new(
+            "write",
+            json!({"path": "out.txt", "content": "from the sandbox"}),
+        ))
         .await
         .expect("answer");
-    assert_eq!(std::fs::read_to_string(dir.path().join("out.txt")).expect("written"), "from the sandbox");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out.txt")).expect("written"),
+        "from the sandbox"
+    );
     sandbox.shutdown().await.expect("shutdown");
 }
 
 #[tokio::test]
 async fn docker_kill_mid_call_fails_the_pending_call_promptly_with_the_exit_status() {
     let launcher = launcher().await;
-    let sandbox = launcher.launch(LaunchConfig::default().session("killed")).await.expect("launch");
+    let sandbox = launcher
+        .launch(LaunchConfig::default().session("killed"))
+        .await
+        .expect("launch");
     allow_all(&sandbox).await;
     let id = sandbox.id().to_owned();
-    let pending = sandbox.executor().execute(ToolRequest::new("bash", json!({"command": "sleep 60"})));
+    let pending = sandbox
+        .executor()
+        .execute(ToolRequest::new("bash", json!({"command": "sleep 60"})));
     let killer = async {
         tokio::time::sleep(Duration::from_millis(300)).await;
-        launcher.docker().kill_container(&id, None::<bollard::query_parameters::KillContainerOptions>).await.expect("kill");
+        launcher
+            .docker()
+            .kill_container(&id, None::<bollard::query_parameters::KillContainerOptions>)
+            .await
+            .expect("kill");
         Instant::now()
     };
-    let (result, killed_at) = tokio::time::timeout(Duration::from_secs(20), futures::future::join(pending, killer))
-        .await
-        .expect("the call ends");
+    let (result, killed_at) = tokio::time::timeout(
+        Duration::from_secs(20),
+        futures::future::join(pending, killer),
+    )
+    .await
+    .expect("the call ends");
     let failed_after = killed_at.elapsed();
     match result {
-        Err(CallError::SandboxExited { exit_code, oom_killed, .. }) => {
+        Err(CallError::SandboxExited {
+            exit_code,
+            oom_killed,
+            ..
+        }) => {
             assert_eq!(exit_code, Some(137));
             assert!(!oom_killed);
         }
         other => panic!("expected SandboxExited, got {other:?}"),
     }
-    assert!(failed_after < Duration::from_secs(2), "failed {failed_after:?} after the kill");
+    assert!(
+        failed_after < Duration::from_secs(2),
+        "failed {failed_after:?} after the kill"
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     while container_exists(&launcher, &id).await {
-        assert!(Instant::now() < deadline, "the dead container was not removed");
+        assert!(
+            Instant::now() < deadline,
+            "the dead container was not removed"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     drop(sandbox);
@@ -169,21 +280,44 @@ async fn a_server_that_fails_to_start_reports_its_logs_and_is_removed() {
     let session = format!("broken-{}", std::process::id());
     let started = Instant::now();
     let error = launcher
-        .launch(LaunchConfig::default().session(&session).server_args(vec!["--no-such-flag".into()]))
+        .launch(
+            LaunchConfig::default()
+                .session(&session)
+                .server_args(vec!["--no-such-flag".into()]),
+        )
         .await
         .expect_err("must fail");
     let text = error.to_string();
     // Bounded: the exit is noticed long before the 15 s readiness limit, even on a loaded machine.
-    assert!(started.elapsed() < Duration::from_secs(12), "took {:?}: {text}", started.elapsed());
-    assert!(text.contains("did not become ready") && text.contains("--no-such-flag"), "{text}");
-    let left: Vec<_> = launcher.list().await.expect("list").into_iter().filter(|s| s.session == session).collect();
-    assert!(left.is_empty(), "the failed container was left behind: {left:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "took {:?}: {text}",
+        started.elapsed()
+    );
+    assert!(
+        text.contains("did not become ready") && text.contains("--no-such-flag"),
+        "{text}"
+    );
+    let left: Vec<_> = launcher
+        .list()
+        .await
+        .expect("list")
+        .into_iter()
+        .filter(|s| s.session == session)
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the failed container was left behind: {left:?}"
+    );
 }
 
 #[tokio::test]
 async fn dropping_the_handle_removes_the_container() {
     let launcher = launcher().await;
-    let sandbox = launcher.launch(LaunchConfig::default().session("dropped")).await.expect("launch");
+    let sandbox = launcher
+        .launch(LaunchConfig::default().session("dropped"))
+        .await
+        .expect("launch");
     let id = sandbox.id().to_owned();
     drop(sandbox);
     assert!(!container_exists(&launcher, &id).await);
@@ -192,18 +326,34 @@ async fn dropping_the_handle_removes_the_container() {
 #[tokio::test]
 async fn reap_removes_containers_of_dead_owners_and_keeps_live_ones() {
     let launcher = launcher().await;
-    let live = launcher.launch(LaunchConfig::default().session("live")).await.expect("launch");
+    let live = launcher
+        .launch(LaunchConfig::default().session("live"))
+        .await
+        .expect("launch");
     // An orphan: a real container whose owner label names a process that has exited.
     let mut child = std::process::Command::new("true").spawn().expect("spawn");
     let dead_owner = toolwire::docker::owner_id(child.id());
     child.wait().expect("wait");
-    let image = launcher.list().await.expect("list").into_iter().find(|s| s.id == live.id()).map(|s| s.name);
+    let image = launcher
+        .list()
+        .await
+        .expect("list")
+        .into_iter()
+        .find(|s| s.id == live.id())
+        .map(|s| s.name);
     assert!(image.is_some());
-    let info = launcher.docker().inspect_container(live.id(), None::<InspectContainerOptions>).await.expect("inspect");
+    let info = launcher
+        .docker()
+        .inspect_container(live.id(), None::<InspectContainerOptions>)
+        .await
+        .expect("inspect");
     let orphan = launcher
         .docker()
         .create_container(
-            Some(CreateContainerOptions { name: None, platform: String::new() }),
+            Some(CreateContainerOptions {
+                name: None,
+                platform: String::new(),
+            }),
             ContainerCreateBody {
                 image: info.config.and_then(|c| c.image),
                 entrypoint: Some(vec!["sleep".into()]),
@@ -218,30 +368,53 @@ async fn reap_removes_containers_of_dead_owners_and_keeps_live_ones() {
         .await
         .expect("create orphan");
     assert!(launcher.reap().await.expect("reap") >= 1);
-    assert!(!container_exists(&launcher, &orphan.id).await, "orphan removed");
-    assert!(container_exists(&launcher, live.id()).await, "a live owner's sandbox is kept");
+    assert!(
+        !container_exists(&launcher, &orphan.id).await,
+        "orphan removed"
+    );
+    assert!(
+        container_exists(&launcher, live.id()).await,
+        "a live owner's sandbox is kept"
+    );
     live.shutdown().await.expect("shutdown");
 }
 
 #[tokio::test]
 async fn the_pool_hands_out_warm_sandboxes_and_replaces_them() {
     let launcher = launcher().await;
-    let pool = SandboxPool::new(launcher.clone(), LaunchConfig::default().session("pooled"), 2);
-    assert!(pool.wait_warm(2, Duration::from_secs(60)).await, "the pool warms up");
+    let pool = SandboxPool::new(
+        launcher.clone(),
+        LaunchConfig::default().session("pooled"),
+        2,
+    );
+    assert!(
+        pool.wait_warm(2, Duration::from_secs(60)).await,
+        "the pool warms up"
+    );
     let started = Instant::now();
     let first = pool.acquire().await.expect("acquire");
     let acquire_time = started.elapsed();
-    assert!(acquire_time < Duration::from_millis(100), "a warm acquire took {acquire_time:?}");
+    assert!(
+        acquire_time < Duration::from_millis(100),
+        "a warm acquire took {acquire_time:?}"
+    );
     allow_all(&first).await;
     assert_eq!(bash(&first, "echo pooled").await.output.trim(), "pooled");
     let second = pool.acquire().await.expect("acquire");
     assert_ne!(first.id(), second.id(), "never the same sandbox twice");
-    assert!(pool.wait_warm(2, Duration::from_secs(60)).await, "the pool replaced what it handed out");
+    assert!(
+        pool.wait_warm(2, Duration::from_secs(60)).await,
+        "the pool replaced what it handed out"
+    );
     let third = pool.acquire().await.expect("acquire");
     assert!(third.id() != first.id() && third.id() != second.id());
     // The used sandbox's state never reaches a new one.
     allow_all(&third).await;
-    let clean = third.executor().execute(ToolRequest::new("ls", json!({}))).await.expect("answer");
+    let clean = third
+        .executor()
+        .execute(ToolRequest::new("ls", json!({})))
+        .await
+        .expect("answer");
     assert_eq!(clean.output, "(empty directory)");
     for sandbox in [first, second, third] {
         sandbox.shutdown().await.expect("shutdown");

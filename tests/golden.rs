@@ -14,31 +14,48 @@ use toolwire::protocol::{BusEvent, ClientMessage, ServerMessage};
 /// "expected one of" list of an unknown-variant error, so the list can never
 /// fall behind the enum.
 fn variants<T: DeserializeOwned + std::fmt::Debug>() -> BTreeSet<String> {
-    let error = serde_json::from_str::<T>(r#"{"type":"__no_such_variant__"}"#).expect_err("unknown variant");
+    let error = serde_json::from_str::<T>(r#"{"type":"__no_such_variant__"}"#)
+        .expect_err("unknown variant");
     let text = error.to_string();
-    let list = text.split("expected one of ").nth(1).expect("serde lists the variants");
+    let list = text
+        .split("expected one of ")
+        .nth(1)
+        .expect("serde lists the variants");
     list.split(',')
-        .map(|v| v.trim().trim_matches(|c: char| c == '`' || c.is_whitespace()))
+        .map(|v| {
+            v.trim()
+                .trim_matches(|c: char| c == '`' || c.is_whitespace())
+        })
         .map(|v| v.split('`').next().unwrap_or(v).to_owned())
         .filter(|v| !v.is_empty())
         .collect()
 }
 
 fn examples(dir: &str) -> Vec<(String, Value)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("proto-examples").join(dir);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("proto-examples")
+        .join(dir);
     let mut out = Vec::new();
     for entry in std::fs::read_dir(&dir).expect("proto-examples dir") {
         let path = entry.expect("entry").path();
-        let name = path.file_stem().expect("stem").to_string_lossy().into_owned();
+        let name = path
+            .file_stem()
+            .expect("stem")
+            .to_string_lossy()
+            .into_owned();
         let text = std::fs::read_to_string(&path).expect("read");
-        out.push((name, serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))));
+        out.push((
+            name,
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+        ));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
 
 fn round_trip<T: DeserializeOwned + Serialize>(name: &str, value: &Value) {
-    let typed: T = serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("{name}: does not parse: {e}"));
+    let typed: T = serde_json::from_value(value.clone())
+        .unwrap_or_else(|e| panic!("{name}: does not parse: {e}"));
     let back = serde_json::to_value(&typed).expect("serialize");
     assert_eq!(&back, value, "{name}: round trip changed the message");
 }
@@ -52,7 +69,10 @@ fn every_client_message_has_an_example_that_round_trips() {
     let covered: BTreeSet<String> = files.iter().map(|(n, _)| n.clone()).collect();
     let wanted = variants::<ClientMessage>();
     assert_eq!(wanted.len(), 9, "{wanted:?}");
-    assert_eq!(covered, wanted, "each client variant needs proto-examples/client/<type>.json");
+    assert_eq!(
+        covered, wanted,
+        "each client variant needs proto-examples/client/<type>.json"
+    );
 }
 
 #[test]
@@ -82,7 +102,10 @@ fn every_server_message_has_an_example_that_round_trips() {
             }
         }
     }
-    assert_eq!(covered, wanted, "each server variant needs proto-examples/server/<file>.json");
+    assert_eq!(
+        covered, wanted,
+        "each server variant needs proto-examples/server/<file>.json"
+    );
     for (name, value) in &files {
         if let Some(outcome) = name.strip_prefix("response.") {
             let payloads: Vec<&str> = ["response", "error", "permission_needed", "question_needed"]

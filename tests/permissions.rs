@@ -33,12 +33,20 @@ async fn rules_allow_deny_and_suspend_with_the_tool_call_id() {
         .await
         .expect("ack");
 
-    let allowed = within(LIMIT, "allowed", transport.send(guarded("git status"))).await.expect("answer");
+    let allowed = within(LIMIT, "allowed", transport.send(guarded("git status")))
+        .await
+        .expect("answer");
     assert_eq!(allowed.output, "ran git status");
 
-    let denied = within(LIMIT, "denied", transport.send(guarded("git origin push"))).await.expect("answer");
+    let denied = within(LIMIT, "denied", transport.send(guarded("git origin push")))
+        .await
+        .expect("answer");
     assert!(denied.denied, "{denied:?}");
-    assert!(denied.denied_reason.contains("denied by a rule"), "{}", denied.denied_reason);
+    assert!(
+        denied.denied_reason.contains("denied by a rule"),
+        "{}",
+        denied.denied_reason
+    );
 
     let mut ask = guarded("rm -rf build");
     ask.tool_call_id = "call_42".into();
@@ -90,28 +98,53 @@ async fn an_interactive_client_is_asked_on_the_same_connection() {
     let server = TestServer::start().await;
 
     let once = handler(Some(PermissionReply::Once));
-    let transport = server.connect_with(WsConfig::default().interactive(once.clone())).await;
-    let response = within(LIMIT, "once", transport.send(guarded("ls"))).await.expect("answer");
+    let transport = server
+        .connect_with(WsConfig::default().interactive(once.clone()))
+        .await;
+    let response = within(LIMIT, "once", transport.send(guarded("ls")))
+        .await
+        .expect("answer");
     assert_eq!(response.output, "ran ls");
     assert_eq!(once.asks.load(Ordering::SeqCst), 1);
     transport.close().await;
 
     let reject = handler(Some(PermissionReply::Reject));
-    let transport = server.connect_with(WsConfig::default().interactive(reject.clone())).await;
-    let response = within(LIMIT, "reject", transport.send(guarded("ls"))).await.expect("answer");
-    assert!(response.denied && response.denied_reason.contains("rejected"), "{response:?}");
+    let transport = server
+        .connect_with(WsConfig::default().interactive(reject.clone()))
+        .await;
+    let response = within(LIMIT, "reject", transport.send(guarded("ls")))
+        .await
+        .expect("answer");
+    assert!(
+        response.denied && response.denied_reason.contains("rejected"),
+        "{response:?}"
+    );
     transport.close().await;
 
     // "always" adds a rule: the next matching call is not asked again.
     let always = handler(Some(PermissionReply::Always));
-    let transport = server.connect_with(WsConfig::default().interactive(always.clone())).await;
-    let first = within(LIMIT, "always", transport.send(guarded("cargo build"))).await.expect("answer");
+    let transport = server
+        .connect_with(WsConfig::default().interactive(always.clone()))
+        .await;
+    let first = within(LIMIT, "always", transport.send(guarded("cargo build")))
+        .await
+        .expect("answer");
     assert_eq!(first.output, "ran cargo build");
-    let second = within(LIMIT, "covered by the new rule", transport.send(guarded("cargo test"))).await.expect("answer");
+    let second = within(
+        LIMIT,
+        "covered by the new rule",
+        transport.send(guarded("cargo test")),
+    )
+    .await
+    .expect("answer");
     assert_eq!(second.output, "ran cargo test");
     assert_eq!(always.asks.load(Ordering::SeqCst), 1);
     assert!(
-        server.shared.permissions.rules().contains(&PermissionRule::new("bash", "cargo *", Action::Allow)),
+        server
+            .shared
+            .permissions
+            .rules()
+            .contains(&PermissionRule::new("bash", "cargo *", Action::Allow)),
         "{:?}",
         server.shared.permissions.rules()
     );
@@ -119,12 +152,22 @@ async fn an_interactive_client_is_asked_on_the_same_connection() {
 
 #[tokio::test]
 async fn an_unanswered_interactive_ask_times_out_as_denied() {
-    let server = TestServer::start_with(ServerConfig::default().ask_timeout(Duration::from_millis(200))).await;
+    let server =
+        TestServer::start_with(ServerConfig::default().ask_timeout(Duration::from_millis(200)))
+            .await;
     let silent = handler(None);
-    let transport = server.connect_with(WsConfig::default().interactive(silent)).await;
-    let response = within(LIMIT, "timeout", transport.send(guarded("make"))).await.expect("answer");
+    let transport = server
+        .connect_with(WsConfig::default().interactive(silent))
+        .await;
+    let response = within(LIMIT, "timeout", transport.send(guarded("make")))
+        .await
+        .expect("answer");
     assert!(response.denied, "{response:?}");
-    assert!(response.denied_reason.contains("not answered in time"), "{}", response.denied_reason);
+    assert!(
+        response.denied_reason.contains("not answered in time"),
+        "{}",
+        response.denied_reason
+    );
 }
 
 fn question_request() -> ToolRequest {
@@ -139,9 +182,18 @@ fn question_request() -> ToolRequest {
 async fn questions_use_preloaded_answers_first_then_suspend() {
     let server = TestServer::start().await;
     let transport = server.connect().await;
-    transport.push_answers(vec![vec!["red".into()]]).await.expect("ack");
-    let answered = within(LIMIT, "answered", transport.send(question_request())).await.expect("answer");
-    assert!(answered.output.contains("\"Which colour?\" = \"red\""), "{}", answered.output);
+    transport
+        .push_answers(vec![vec!["red".into()]])
+        .await
+        .expect("ack");
+    let answered = within(LIMIT, "answered", transport.send(question_request()))
+        .await
+        .expect("answer");
+    assert!(
+        answered.output.contains("\"Which colour?\" = \"red\""),
+        "{}",
+        answered.output
+    );
 
     let mut request = question_request();
     request.tool_call_id = "call_q".into();
@@ -159,9 +211,17 @@ async fn questions_use_preloaded_answers_first_then_suspend() {
 async fn questions_are_asked_interactively_when_nothing_is_queued() {
     let server = TestServer::start().await;
     let asker = handler(Some(PermissionReply::Once));
-    let transport = server.connect_with(WsConfig::default().interactive(asker.clone())).await;
-    let answered = within(LIMIT, "answered", transport.send(question_request())).await.expect("answer");
-    assert!(answered.output.contains("\"Which colour?\" = \"blue\""), "{}", answered.output);
+    let transport = server
+        .connect_with(WsConfig::default().interactive(asker.clone()))
+        .await;
+    let answered = within(LIMIT, "answered", transport.send(question_request()))
+        .await
+        .expect("answer");
+    assert!(
+        answered.output.contains("\"Which colour?\" = \"blue\""),
+        "{}",
+        answered.output
+    );
     assert_eq!(asker.asks.load(Ordering::SeqCst), 1);
 }
 
@@ -174,19 +234,32 @@ async fn a_subscribed_client_receives_bus_events() {
             let _ = sender.send(event);
         }))
         .await;
-    transport.set_rules(vec![PermissionRule::new("*", "*", Action::Allow)]).await.expect("ack");
+    transport
+        .set_rules(vec![PermissionRule::new("*", "*", Action::Allow)])
+        .await
+        .expect("ack");
     let mut request = guarded("ls");
     request.tool_call_id = "call_ev".into();
-    within(LIMIT, "call", transport.send(request)).await.expect("answer");
+    within(LIMIT, "call", transport.send(request))
+        .await
+        .expect("answer");
     let mut kinds = Vec::new();
     while kinds.len() < 3 {
         let event = within(LIMIT, "event", events.recv()).await.expect("event");
         kinds.push(match event {
-            BusEvent::ToolStarted { tool_call_id, .. } if tool_call_id == "call_ev" => "tool.started",
-            BusEvent::PermissionAsked { decision: Action::Allow, .. } => "permission.asked",
+            BusEvent::ToolStarted { tool_call_id, .. } if tool_call_id == "call_ev" => {
+                "tool.started"
+            }
+            BusEvent::PermissionAsked {
+                decision: Action::Allow,
+                ..
+            } => "permission.asked",
             BusEvent::ToolCompleted { outcome, .. } if outcome == "ok" => "tool.completed",
             other => panic!("unexpected event {other:?}"),
         });
     }
-    assert_eq!(kinds, ["tool.started", "permission.asked", "tool.completed"]);
+    assert_eq!(
+        kinds,
+        ["tool.started", "permission.asked", "tool.completed"]
+    );
 }

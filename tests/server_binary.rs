@@ -7,7 +7,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use toolwire::{Action, Endpoint, Executor, PermissionRule, RemoteExecutor, ToolRequest, WsConfig, WsTransport};
+use toolwire::{
+    Action, Endpoint, Executor, PermissionRule, RemoteExecutor, ToolRequest, WsConfig, WsTransport,
+};
 
 const TOKEN: &str = "e2e-token-7f3a9c1d2b4e";
 
@@ -38,19 +40,31 @@ fn start(args: &[&str]) -> Server {
         let _ = BufReader::new(stdout).read_line(&mut line);
         let _ = sender.send(line);
     });
-    let ready = receiver.recv_timeout(Duration::from_secs(10)).expect("ready line within 10 s");
+    let ready = receiver
+        .recv_timeout(Duration::from_secs(10))
+        .expect("ready line within 10 s");
     assert!(ready.starts_with("toolwire-server ready on "), "{ready}");
     Server {
         child,
-        ready: ready.trim().trim_start_matches("toolwire-server ready on ").to_owned(),
+        ready: ready
+            .trim()
+            .trim_start_matches("toolwire-server ready on ")
+            .to_owned(),
     }
 }
 
-async fn call(executor: &RemoteExecutor, tool: &str, input: serde_json::Value) -> toolwire::ToolResponse {
-    tokio::time::timeout(Duration::from_secs(20), executor.execute(ToolRequest::new(tool, input)))
-        .await
-        .expect("answer in time")
-        .expect("answer")
+async fn call(
+    executor: &RemoteExecutor,
+    tool: &str,
+    input: serde_json::Value,
+) -> toolwire::ToolResponse {
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        executor.execute(ToolRequest::new(tool, input)),
+    )
+    .await
+    .expect("answer in time")
+    .expect("answer")
 }
 
 #[tokio::test]
@@ -67,22 +81,59 @@ async fn the_real_binary_serves_the_builtin_tools_and_hides_its_token() {
         "--token-file",
         token_file.to_str().expect("utf8"),
     ]);
-    assert!(!token_file.exists(), "the token file is deleted after start-up");
+    assert!(
+        !token_file.exists(),
+        "the token file is deleted after start-up"
+    );
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", server.child.id())).expect("cmdline");
-    assert!(!String::from_utf8_lossy(&cmdline).contains(TOKEN), "token not in argv");
+    assert!(
+        !String::from_utf8_lossy(&cmdline).contains(TOKEN),
+        "token not in argv"
+    );
 
     let url = format!("ws://{}/ws", server.ready);
-    let transport = WsTransport::connect(&url, Some(TOKEN), WsConfig::default()).await.expect("connect");
+    let transport = WsTransport::connect(&url, Some(TOKEN), WsConfig::default())
+        .await
+        .expect("connect");
     let executor = RemoteExecutor::new(Arc::new(transport));
-    executor.set_rules(vec![PermissionRule::new("*", "*", Action::Allow)]).await.expect("rules");
+    executor
+        .set_rules(vec![PermissionRule::new("*", "*", Action::Allow)])
+        .await
+        .expect("rules");
 
-    let tools: Vec<String> = executor.tools().await.expect("tools").into_iter().map(|t| t.name).collect();
-    assert_eq!(tools, ["bash", "edit", "glob", "grep", "ls", "question", "read", "write"]);
+    let tools: Vec<String> = executor
+        .tools()
+        .await
+        .expect("tools")
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(
+        tools,
+        [
+            "bash", "edit", "glob", "grep", "ls", "question", "read", "write"
+        ]
+    );
 
-    call(&executor, "write", json!({"path": "hello.py", "content": "print('hello')\n"})).await;
-    let ran = call(&executor, "bash", json!({"command": "python3 hello.py || echo hello"})).await;
+    call(
+        &executor,
+        "write",
+        json!({"path": "hello.py", "content": "print('hello')\n"}),
+    )
+    .await;
+    let ran = call(
+        &executor,
+        "bash",
+        json!({"command": "python3 hello.py || echo hello"}),
+    )
+    .await;
     assert_eq!(ran.output.trim(), "hello");
-    call(&executor, "edit", json!({"path": "hello.py", "old_string": "hello", "new_string": "bye"})).await;
+    call(
+        &executor,
+        "edit",
+        json!({"path": "hello.py", "old_string": "hello", "new_string": "bye"}),
+    )
+    .await;
     let read = call(&executor, "read", json!({"path": "hello.py"})).await;
     assert_eq!(read.output, "     1\tprint('bye')\n");
     let grep = call(&executor, "grep", json!({"pattern": "bye"})).await;
@@ -92,8 +143,16 @@ async fn the_real_binary_serves_the_builtin_tools_and_hides_its_token() {
     // the same non-root user is checked in the container tests; here the test
     // runs as root, which may read any process.)
     let env = call(&executor, "bash", json!({"command": "env"})).await;
-    assert!(!env.output.contains(TOKEN), "token visible to tools: {}", env.output);
-    assert!(!env.output.contains("TOOLWIRE_TOKEN_CANARY"), "server env leaked: {}", env.output);
+    assert!(
+        !env.output.contains(TOKEN),
+        "token visible to tools: {}",
+        env.output
+    );
+    assert!(
+        !env.output.contains("TOOLWIRE_TOKEN_CANARY"),
+        "server env leaked: {}",
+        env.output
+    );
     let found = call(&executor, "bash", json!({"command": format!("grep -r {TOKEN} {} 2>/dev/null | head -1", dir.path().display())})).await;
     assert_eq!(found.output.trim(), "", "no readable file holds the token");
 }
@@ -112,11 +171,18 @@ async fn over_a_unix_socket_and_stops_on_sigterm() {
         "--token-file",
         token_file.to_str().expect("utf8"),
     ]);
-    let transport = WsTransport::connect_to(&Endpoint::Unix(socket.clone()), Some(TOKEN), WsConfig::default())
-        .await
-        .expect("connect over unix socket");
+    let transport = WsTransport::connect_to(
+        &Endpoint::Unix(socket.clone()),
+        Some(TOKEN),
+        WsConfig::default(),
+    )
+    .await
+    .expect("connect over unix socket");
     let executor = RemoteExecutor::new(Arc::new(transport));
-    executor.set_rules(vec![PermissionRule::new("bash", "*", Action::Allow)]).await.expect("rules");
+    executor
+        .set_rules(vec![PermissionRule::new("bash", "*", Action::Allow)])
+        .await
+        .expect("rules");
     let r = call(&executor, "bash", json!({"command": "echo over-unix"})).await;
     assert_eq!(r.output.trim(), "over-unix");
 
@@ -128,7 +194,10 @@ async fn over_a_unix_socket_and_stops_on_sigterm() {
             assert!(status.success(), "clean exit on SIGTERM: {status}");
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "server did not stop on SIGTERM");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "server did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(!socket.exists(), "socket file removed");

@@ -7,11 +7,16 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use toolwire::context::SharedState;
 use toolwire::tools::{self, ToolsConfig};
-use toolwire::{Action, CallContext, LocalExecutor, Outcome, PermissionRule, ToolRequest, ToolResponse};
+use toolwire::{
+    Action, CallContext, LocalExecutor, Outcome, PermissionRule, ToolRequest, ToolResponse,
+};
 
 fn executor(dir: &Path, config: ToolsConfig) -> LocalExecutor {
     let executor = tools::executor(dir, config).expect("tools");
-    executor.shared().permissions.set_rules(vec![PermissionRule::new("*", "*", Action::Allow)]);
+    executor
+        .shared()
+        .permissions
+        .set_rules(vec![PermissionRule::new("*", "*", Action::Allow)]);
     executor
 }
 
@@ -21,9 +26,12 @@ fn context(executor: &LocalExecutor) -> CallContext {
 
 async fn bash(executor: &LocalExecutor, input: serde_json::Value) -> ToolResponse {
     let request = ToolRequest::new("bash", input);
-    let outcome = tokio::time::timeout(Duration::from_secs(20), executor.run(&request, context(executor)))
-        .await
-        .expect("bash call returns");
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(20),
+        executor.run(&request, context(executor)),
+    )
+    .await
+    .expect("bash call returns");
     match outcome {
         Outcome::Response(response) => response,
         other => panic!("expected a response, got {other:?}"),
@@ -32,17 +40,27 @@ async fn bash(executor: &LocalExecutor, input: serde_json::Value) -> ToolRespons
 
 /// Whether any process has `marker` in its command line.
 fn process_running(marker: &str) -> bool {
-    std::fs::read_dir("/proc").expect("/proc").filter_map(Result::ok).any(|entry| {
-        std::fs::read(entry.path().join("cmdline"))
-            .map(|cmdline| String::from_utf8_lossy(&cmdline).replace('\0', " ").contains(marker))
-            .unwrap_or(false)
-    })
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(Result::ok)
+        .any(|entry| {
+            std::fs::read(entry.path().join("cmdline"))
+                .map(|cmdline| {
+                    String::from_utf8_lossy(&cmdline)
+                        .replace('\0', " ")
+                        .contains(marker)
+                })
+                .unwrap_or(false)
+        })
 }
 
 async fn assert_gone(marker: &str) {
     let deadline = Instant::now() + Duration::from_secs(3);
     while process_running(marker) {
-        assert!(Instant::now() < deadline, "a process with {marker:?} is still running");
+        assert!(
+            Instant::now() < deadline,
+            "a process with {marker:?} is still running"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -53,7 +71,11 @@ async fn runs_in_the_workdir_with_exit_code_and_stderr() {
     let executor = executor(dir.path(), ToolsConfig::default());
     let r = bash(&executor, json!({"command": "pwd; echo oops >&2; exit 3"})).await;
     assert!(r.is_error);
-    assert!(r.output.contains(&dir.path().display().to_string()), "{}", r.output);
+    assert!(
+        r.output.contains(&dir.path().display().to_string()),
+        "{}",
+        r.output
+    );
     assert!(r.output.contains("oops"));
     assert_eq!(r.metadata["exit_code"], 3);
     let ok = bash(&executor, json!({"command": "true"})).await;
@@ -66,7 +88,11 @@ async fn a_timed_out_command_has_its_whole_group_killed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let executor = executor(dir.path(), ToolsConfig::default());
     let started = Instant::now();
-    let r = bash(&executor, json!({"command": "sleep 100.123 & sleep 100.123; echo never", "timeout_ms": 300})).await;
+    let r = bash(
+        &executor,
+        json!({"command": "sleep 100.123 & sleep 100.123; echo never", "timeout_ms": 300}),
+    )
+    .await;
     assert!(started.elapsed() < Duration::from_secs(3));
     assert!(r.is_error);
     assert_eq!(r.metadata["timed_out"], true);
@@ -89,10 +115,15 @@ async fn a_cancelled_command_has_its_whole_group_killed() {
         }
         cancel.cancel();
     };
-    let (outcome, ()) = tokio::time::timeout(Duration::from_secs(10), futures::future::join(call, canceller))
-        .await
-        .expect("returns after cancel");
-    let Outcome::Response(r) = outcome else { panic!("{outcome:?}") };
+    let (outcome, ()) = tokio::time::timeout(
+        Duration::from_secs(10),
+        futures::future::join(call, canceller),
+    )
+    .await
+    .expect("returns after cancel");
+    let Outcome::Response(r) = outcome else {
+        panic!("{outcome:?}")
+    };
     assert_eq!(r.metadata["cancelled"], true);
     assert_gone("sleep 100.456").await;
 }
@@ -102,8 +133,16 @@ async fn a_background_grandchild_holding_stdout_does_not_hold_the_call() {
     let dir = tempfile::tempdir().expect("tempdir");
     let executor = executor(dir.path(), ToolsConfig::default());
     let started = Instant::now();
-    let r = bash(&executor, json!({"command": "sleep 100.789 & echo started"})).await;
-    assert!(started.elapsed() < Duration::from_secs(2), "took {:?}", started.elapsed());
+    let r = bash(
+        &executor,
+        json!({"command": "sleep 100.789 & echo started"}),
+    )
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
     assert_eq!(r.output.trim(), "started");
     assert!(!r.is_error);
     assert_gone("sleep 100.789").await;
@@ -115,7 +154,11 @@ async fn a_flood_of_output_is_truncated_at_the_cap() {
     let executor = executor(dir.path(), ToolsConfig::default().output_cap_bytes(10_000));
     let r = bash(&executor, json!({"command": "yes | head -c 20000000"})).await;
     assert!(r.output.len() < 10_200, "kept {} bytes", r.output.len());
-    assert!(r.output.contains("[output truncated: 19990000 more bytes"), "{}", &r.output[r.output.len() - 120..]);
+    assert!(
+        r.output.contains("[output truncated: 19990000 more bytes"),
+        "{}",
+        &r.output[r.output.len() - 120..]
+    );
     assert_eq!(r.metadata["truncated"], true);
 }
 
@@ -123,7 +166,11 @@ async fn a_flood_of_output_is_truncated_at_the_cap() {
 async fn endless_output_stays_bounded_until_the_timeout() {
     let dir = tempfile::tempdir().expect("tempdir");
     let executor = executor(dir.path(), ToolsConfig::default().output_cap_bytes(4096));
-    let r = bash(&executor, json!({"command": "yes flood-marker-77", "timeout_ms": 500})).await;
+    let r = bash(
+        &executor,
+        json!({"command": "yes flood-marker-77", "timeout_ms": 500}),
+    )
+    .await;
     assert!(r.output.len() < 4400);
     assert_eq!(r.metadata["timed_out"], true);
     assert_eq!(r.metadata["truncated"], true);
@@ -144,7 +191,11 @@ async fn a_program_reading_stdin_gets_eof() {
     let dir = tempfile::tempdir().expect("tempdir");
     let executor = executor(dir.path(), ToolsConfig::default());
     let started = Instant::now();
-    let r = bash(&executor, json!({"command": "cat; read line; echo \"read:$?\""})).await;
+    let r = bash(
+        &executor,
+        json!({"command": "cat; read line; echo \"read:$?\""}),
+    )
+    .await;
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(r.output.trim(), "read:1");
 }
@@ -156,7 +207,11 @@ async fn the_environment_is_clean() {
     unsafe { std::env::set_var("TOOLWIRE_SECRET_FOR_TEST", "leak") };
     let executor = executor(dir.path(), ToolsConfig::default());
     let r = bash(&executor, json!({"command": "env"})).await;
-    assert!(!r.output.contains("TOOLWIRE_SECRET_FOR_TEST"), "{}", r.output);
+    assert!(
+        !r.output.contains("TOOLWIRE_SECRET_FOR_TEST"),
+        "{}",
+        r.output
+    );
     assert!(r.output.contains("PATH=/usr/local/sbin"));
 }
 
@@ -183,8 +238,13 @@ async fn bash_asks_with_the_command_and_suggests_an_always_pattern() {
         }
         other => panic!("expected a suspension, got {other:?}"),
     }
-    executor.shared().permissions.set_rules(vec![PermissionRule::new("bash", "git *", Action::Deny)]);
+    executor
+        .shared()
+        .permissions
+        .set_rules(vec![PermissionRule::new("bash", "git *", Action::Deny)]);
     let ctx = CallContext::new(dir.path(), SharedState::clone(executor.shared()));
-    let Outcome::Response(r) = executor.run(&request, ctx).await else { panic!() };
+    let Outcome::Response(r) = executor.run(&request, ctx).await else {
+        panic!()
+    };
     assert!(r.denied);
 }

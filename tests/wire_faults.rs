@@ -30,17 +30,29 @@ async fn malformed_frames_get_an_error_and_the_connection_stays_open() {
         ("not json", "", "invalid JSON"),
         ("[1,2,3]", "", "expected a JSON object"),
         (r#"{"id":"7"}"#, "7", "missing string field `type`"),
-        (r#"{"type":"explode","id":"8"}"#, "8", "unknown message type: explode"),
+        (
+            r#"{"type":"explode","id":"8"}"#,
+            "8",
+            "unknown message type: explode",
+        ),
         (r#"{"type":"request"}"#, "", "missing request"),
         (r#"{"type":"request","id":"9"}"#, "9", "missing request"),
         (r#"{"type":"tools"}"#, "", "missing field `id`"),
-        (r#"{"type":"request","id":"10","request":{"tool_name":5}}"#, "10", "invalid request message"),
+        (
+            r#"{"type":"request","id":"10","request":{"tool_name":5}}"#,
+            "10",
+            "invalid request message",
+        ),
     ];
     for (frame, id, expected) in cases {
         send_text(&mut socket, frame).await;
         let reply = next_json(&mut socket).await;
         assert_eq!(reply["type"], "response", "{frame} -> {reply}");
-        assert_eq!(reply.get("id").and_then(|v| v.as_str()).unwrap_or(""), id, "{frame} -> {reply}");
+        assert_eq!(
+            reply.get("id").and_then(|v| v.as_str()).unwrap_or(""),
+            id,
+            "{frame} -> {reply}"
+        );
         let error = reply["error"].as_str().expect("error string");
         assert!(error.contains(expected), "{frame} -> {error}");
     }
@@ -55,8 +67,14 @@ async fn a_bad_control_message_is_refused_in_its_own_ack() {
     let reply = next_json(&mut socket).await;
     assert_eq!(reply["type"], "set_rules");
     assert_eq!(reply["id"], "r1");
-    assert!(reply["error"].as_str().expect("error").contains("maybe"), "{reply}");
-    assert!(server.shared.permissions.rules().is_empty(), "a refused message changes nothing");
+    assert!(
+        reply["error"].as_str().expect("error").contains("maybe"),
+        "{reply}"
+    );
+    assert!(
+        server.shared.permissions.rules().is_empty(),
+        "a refused message changes nothing"
+    );
     assert_alive(&mut socket).await;
 }
 
@@ -67,7 +85,13 @@ async fn json_nested_very_deep_is_a_parse_error_not_a_crash() {
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     send_text(&mut socket, &deep).await;
     let reply = next_json(&mut socket).await;
-    assert!(reply["error"].as_str().expect("error").contains("invalid JSON"), "{reply}");
+    assert!(
+        reply["error"]
+            .as_str()
+            .expect("error")
+            .contains("invalid JSON"),
+        "{reply}"
+    );
     assert_alive(&mut socket).await;
 }
 
@@ -75,9 +99,18 @@ async fn json_nested_very_deep_is_a_parse_error_not_a_crash() {
 async fn a_binary_frame_gets_an_error_and_the_connection_stays_open() {
     let server = TestServer::start().await;
     let mut socket = raw_connect(&server).await;
-    socket.send(Message::binary(vec![1u8, 2, 3])).await.expect("send");
+    socket
+        .send(Message::binary(vec![1u8, 2, 3]))
+        .await
+        .expect("send");
     let reply = next_json(&mut socket).await;
-    assert!(reply["error"].as_str().expect("error").contains("binary frames are not supported"), "{reply}");
+    assert!(
+        reply["error"]
+            .as_str()
+            .expect("error")
+            .contains("binary frames are not supported"),
+        "{reply}"
+    );
     assert_alive(&mut socket).await;
 }
 
@@ -113,25 +146,51 @@ async fn a_reused_id_is_refused_while_the_first_call_runs() {
     send_text(&mut socket, call).await;
     let first = next_json(&mut socket).await;
     assert_eq!(first["id"], "dup");
-    assert!(first["error"].as_str().expect("refusal").contains("duplicate request id"), "{first}");
+    assert!(
+        first["error"]
+            .as_str()
+            .expect("refusal")
+            .contains("duplicate request id"),
+        "{first}"
+    );
     let second = next_json(&mut socket).await;
     assert_eq!(second["id"], "dup");
-    assert_eq!(second["response"]["output"], "slept 300 ms", "the first call is unaffected");
+    assert_eq!(
+        second["response"]["output"], "slept 300 ms",
+        "the first call is unaffected"
+    );
 }
 
 #[tokio::test]
 async fn cancel_of_an_unknown_or_finished_id_is_acknowledged_and_harmless() {
     let server = TestServer::start().await;
     let mut socket = raw_connect(&server).await;
-    send_text(&mut socket, r#"{"type":"hello","id":"h","version":1,"features":["cancel"]}"#).await;
+    send_text(
+        &mut socket,
+        r#"{"type":"hello","id":"h","version":1,"features":["cancel"]}"#,
+    )
+    .await;
     let hello = next_json(&mut socket).await;
-    assert_eq!(hello, json!({"type":"hello","id":"h","version":1,"features":["cancel"]}));
-    send_text(&mut socket, r#"{"type":"cancel","id":"c1","target":"never-sent"}"#).await;
-    assert_eq!(next_json(&mut socket).await, json!({"type":"cancel","id":"c1"}));
+    assert_eq!(
+        hello,
+        json!({"type":"hello","id":"h","version":1,"features":["cancel"]})
+    );
+    send_text(
+        &mut socket,
+        r#"{"type":"cancel","id":"c1","target":"never-sent"}"#,
+    )
+    .await;
+    assert_eq!(
+        next_json(&mut socket).await,
+        json!({"type":"cancel","id":"c1"})
+    );
     send_text(&mut socket, r#"{"type":"request","id":"r","request":{"tool_call_id":"x","tool_name":"echo","input":{"text":"a"}}}"#).await;
     assert_eq!(next_json(&mut socket).await["response"]["output"], "a");
     send_text(&mut socket, r#"{"type":"cancel","id":"c2","target":"r"}"#).await;
-    assert_eq!(next_json(&mut socket).await, json!({"type":"cancel","id":"c2"}));
+    assert_eq!(
+        next_json(&mut socket).await,
+        json!({"type":"cancel","id":"c2"})
+    );
     assert_alive(&mut socket).await;
 }
 
@@ -139,32 +198,58 @@ async fn cancel_of_an_unknown_or_finished_id_is_acknowledged_and_harmless() {
 async fn cancel_stops_a_running_call_with_one_final_response() {
     let server = TestServer::start().await;
     let mut socket = raw_connect(&server).await;
-    send_text(&mut socket, r#"{"type":"hello","id":"h","version":1,"features":["cancel"]}"#).await;
+    send_text(
+        &mut socket,
+        r#"{"type":"hello","id":"h","version":1,"features":["cancel"]}"#,
+    )
+    .await;
     next_json(&mut socket).await;
     send_text(&mut socket, r#"{"type":"request","id":"long","request":{"tool_call_id":"x","tool_name":"sleep","input":{"ms":30000}}}"#).await;
     within(LIMIT, "call running", async {
-        while server.sleep.started.load(std::sync::atomic::Ordering::SeqCst) < 1 {
+        while server
+            .sleep
+            .started
+            .load(std::sync::atomic::Ordering::SeqCst)
+            < 1
+        {
             tokio::task::yield_now().await;
         }
     })
     .await;
     let started = Instant::now();
     send_text(&mut socket, r#"{"type":"cancel","id":"c","target":"long"}"#).await;
-    let mut frames = vec![next_json(&mut socket).await, next_json(&mut socket).await];
+    let mut frames = [next_json(&mut socket).await, next_json(&mut socket).await];
     frames.sort_by_key(|f| f["type"].as_str().unwrap_or_default().to_owned());
     assert_eq!(frames[0], json!({"type":"cancel","id":"c"}));
-    assert_eq!(frames[1], json!({"type":"response","id":"long","error":"tool call cancelled"}));
+    assert_eq!(
+        frames[1],
+        json!({"type":"response","id":"long","error":"tool call cancelled"})
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
-    assert_eq!(server.sleep.cancelled.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(
+        server
+            .sleep
+            .cancelled
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
     assert_alive(&mut socket).await;
 }
 
 async fn handshake_status(server: &TestServer, authorization: Option<&str>) -> u16 {
     let mut request = server.url.as_str().into_client_request().expect("request");
     if let Some(value) = authorization {
-        request.headers_mut().insert("authorization", value.parse().expect("header"));
+        request
+            .headers_mut()
+            .insert("authorization", value.parse().expect("header"));
     }
-    match within(LIMIT, "handshake", tokio_tungstenite::connect_async(request)).await {
+    match within(
+        LIMIT,
+        "handshake",
+        tokio_tungstenite::connect_async(request),
+    )
+    .await
+    {
         Ok(_) => 101,
         Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
         Err(e) => panic!("unexpected handshake error {e}"),
@@ -176,33 +261,63 @@ async fn bad_credentials_get_401_before_the_upgrade() {
     let server = TestServer::start().await;
     assert_eq!(handshake_status(&server, None).await, 401);
     assert_eq!(handshake_status(&server, Some("Bearer wrong")).await, 401);
-    assert_eq!(handshake_status(&server, Some(&format!("Bearer {}", &TOKEN[..TOKEN.len() - 1]))).await, 401);
+    assert_eq!(
+        handshake_status(
+            &server,
+            Some(&format!("Bearer {}", &TOKEN[..TOKEN.len() - 1]))
+        )
+        .await,
+        401
+    );
     assert_eq!(handshake_status(&server, Some("Bearer ")).await, 401);
-    assert_eq!(handshake_status(&server, Some(&format!("Basic {TOKEN}"))).await, 401);
-    assert_eq!(handshake_status(&server, Some(&format!("Bearer {TOKEN}"))).await, 101);
+    assert_eq!(
+        handshake_status(&server, Some(&format!("Basic {TOKEN}"))).await,
+        401
+    );
+    assert_eq!(
+        handshake_status(&server, Some(&format!("Bearer {TOKEN}"))).await,
+        101
+    );
     // The typed client reports it as such.
-    let err = toolwire::WsTransport::connect(&server.url, Some("wrong"), toolwire::WsConfig::default())
-        .await
-        .expect_err("refused");
-    assert!(matches!(err, toolwire::transport::ConnectError::Unauthorized), "{err}");
+    let err =
+        toolwire::WsTransport::connect(&server.url, Some("wrong"), toolwire::WsConfig::default())
+            .await
+            .expect_err("refused");
+    assert!(
+        matches!(err, toolwire::transport::ConnectError::Unauthorized),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn health_answers_without_a_token() {
     let server = TestServer::start().await;
-    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
-    tcp.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.expect("write");
+    let mut tcp = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    tcp.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
     let mut body = String::new();
-    within(LIMIT, "health", tcp.read_to_string(&mut body)).await.expect("read");
+    within(LIMIT, "health", tcp.read_to_string(&mut body))
+        .await
+        .expect("read");
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
     assert!(body.ends_with("ok"), "{body}");
 }
 
 #[tokio::test]
 async fn a_client_that_never_finishes_the_handshake_is_dropped() {
-    let server = TestServer::start_with(ServerConfig::default().handshake_timeout(Duration::from_millis(300))).await;
-    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.expect("connect");
-    tcp.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\n").await.expect("partial request");
+    let server = TestServer::start_with(
+        ServerConfig::default().handshake_timeout(Duration::from_millis(300)),
+    )
+    .await;
+    let mut tcp = tokio::net::TcpStream::connect(server.addr)
+        .await
+        .expect("connect");
+    tcp.write_all(b"GET /ws HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .expect("partial request");
     let started = Instant::now();
     let mut buffer = [0u8; 512];
     // The server closes the socket (possibly after a 408): read reaches EOF.
@@ -216,5 +331,8 @@ async fn a_client_that_never_finishes_the_handshake_is_dropped() {
     });
     dropped.await;
     let elapsed = started.elapsed();
-    assert!(elapsed >= Duration::from_millis(250) && elapsed < Duration::from_secs(3), "dropped after {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(250) && elapsed < Duration::from_secs(3),
+        "dropped after {elapsed:?}"
+    );
 }

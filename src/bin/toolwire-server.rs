@@ -85,23 +85,35 @@ fn auth_from(args: &Args) -> anyhow::Result<Auth> {
             tracing::warn!("--insecure-no-auth: any local client can run tools");
             Ok(Auth::InsecureNoAuth)
         }
-        (None, false) => bail!("give --token-file FILE (or --insecure-no-auth for local experiments)"),
+        (None, false) => {
+            bail!("give --token-file FILE (or --insecure-no-auth for local experiments)")
+        }
     }
 }
 
 /// Reads the token, deletes the file, keeps only the digest.
 fn read_token_once(path: &Path) -> anyhow::Result<TokenDigest> {
-    let token = std::fs::read_to_string(path).with_context(|| format!("cannot read the token file {}", path.display()))?;
-    std::fs::remove_file(path).with_context(|| format!("cannot delete the token file {}", path.display()))?;
-    let digest = TokenDigest::of(&token).with_context(|| format!("token file {}", path.display()))?;
+    let token = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the token file {}", path.display()))?;
+    std::fs::remove_file(path)
+        .with_context(|| format!("cannot delete the token file {}", path.display()))?;
+    let digest =
+        TokenDigest::of(&token).with_context(|| format!("token file {}", path.display()))?;
     drop(token);
     Ok(digest)
 }
 
 async fn serve(args: Args, auth: Auth) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.workdir).with_context(|| format!("cannot create the workdir {}", args.workdir.display()))?;
-    let workdir = args.workdir.canonicalize().context("cannot resolve the workdir")?;
-    let mut executor = tools::executor(&workdir, ToolsConfig::default().output_cap_bytes(args.output_cap_bytes))?;
+    std::fs::create_dir_all(&args.workdir)
+        .with_context(|| format!("cannot create the workdir {}", args.workdir.display()))?;
+    let workdir = args
+        .workdir
+        .canonicalize()
+        .context("cannot resolve the workdir")?;
+    let mut executor = tools::executor(
+        &workdir,
+        ToolsConfig::default().output_cap_bytes(args.output_cap_bytes),
+    )?;
     if args.bench_tools {
         executor.register(toolwire::typed(tools::bench::Echo))?;
         executor.register(toolwire::typed(tools::bench::Sleep))?;
@@ -115,7 +127,8 @@ async fn serve(args: Args, auth: Auth) -> anyhow::Result<()> {
     match (&args.unix, &args.listen) {
         (Some(path), _) => {
             let _ = std::fs::remove_file(path);
-            let listener = tokio::net::UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
+            let listener = tokio::net::UnixListener::bind(path)
+                .with_context(|| format!("cannot listen on {}", path.display()))?;
             // The orchestrator may run as another user; the token guards access.
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))
@@ -126,7 +139,9 @@ async fn serve(args: Args, auth: Auth) -> anyhow::Result<()> {
         }
         (None, listen) => {
             let addr = listen.as_deref().unwrap_or("127.0.0.1:7000");
-            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
             println!("toolwire-server ready on {}", listener.local_addr()?);
             server.serve_tcp(listener, shutdown_signal()).await;
         }
@@ -146,7 +161,10 @@ fn release_startup_memory() {
 
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::error!("cannot install signal handlers; stop with SIGKILL");
         return std::future::pending().await;
     };

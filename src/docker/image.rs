@@ -30,12 +30,17 @@ impl DockerLauncher {
         if let Some(image) = &self.images.image {
             return match self.docker.inspect_image(image).await {
                 Ok(_) => Ok(image.clone()),
-                Err(e) => Err(LaunchError::Image(format!("the configured image {image} is not available: {e}"))),
+                Err(e) => Err(LaunchError::Image(format!(
+                    "the configured image {image} is not available: {e}"
+                ))),
             };
         }
         let binary = self.server_binary()?;
         let dockerfile = std::fs::read(&self.images.dockerfile).map_err(|e| {
-            LaunchError::Image(format!("cannot read the Dockerfile {}: {e}", self.images.dockerfile.display()))
+            LaunchError::Image(format!(
+                "cannot read the Dockerfile {}: {e}",
+                self.images.dockerfile.display()
+            ))
         })?;
         let tag = {
             let binary = binary.clone();
@@ -53,7 +58,10 @@ impl DockerLauncher {
             return Ok(tag);
         }
         self.ensure_base(progress).await?;
-        progress(&format!("building {tag} from {}", self.images.dockerfile.display()));
+        progress(&format!(
+            "building {tag} from {}",
+            self.images.dockerfile.display()
+        ));
         let context = {
             let binary = binary.clone();
             tokio::task::spawn_blocking(move || build_context(&dockerfile, &binary))
@@ -65,25 +73,37 @@ impl DockerLauncher {
             dockerfile: "Dockerfile".into(),
             rm: true,
             forcerm: true,
-            buildargs: Some(HashMap::from([("BASE_IMAGE".to_owned(), self.images.base_image.clone())])),
-            labels: Some(HashMap::from([(LABEL_MANAGED.to_owned(), "true".to_owned())])),
+            buildargs: Some(HashMap::from([(
+                "BASE_IMAGE".to_owned(),
+                self.images.base_image.clone(),
+            )])),
+            labels: Some(HashMap::from([(
+                LABEL_MANAGED.to_owned(),
+                "true".to_owned(),
+            )])),
             ..BuildImageOptions::default()
         };
-        let mut build = self.docker.build_image(options, None, Some(bollard::body_full(context.into())));
+        let mut build =
+            self.docker
+                .build_image(options, None, Some(bollard::body_full(context.into())));
         while let Some(step) = build.next().await {
             let info = step.map_err(|e| LaunchError::Image(format!("docker build failed: {e}")))?;
             if let Some(error) = info.error {
                 return Err(LaunchError::Image(format!("docker build failed: {error}")));
             }
-            if let Some(line) = info.stream.as_deref().map(str::trim_end).filter(|l| !l.is_empty()) {
+            if let Some(line) = info
+                .stream
+                .as_deref()
+                .map(str::trim_end)
+                .filter(|l| !l.is_empty())
+            {
                 tracing::debug!(target: "toolwire::docker::build", "{line}");
                 progress(line);
             }
         }
-        self.docker
-            .inspect_image(&tag)
-            .await
-            .map_err(|e| LaunchError::Image(format!("the build finished but {tag} is missing: {e}")))?;
+        self.docker.inspect_image(&tag).await.map_err(|e| {
+            LaunchError::Image(format!("the build finished but {tag} is missing: {e}"))
+        })?;
         progress(&format!("built {tag}"));
         Ok(tag)
     }
@@ -102,7 +122,9 @@ impl DockerLauncher {
                 script.display()
             )));
         }
-        progress(&format!("base image {base} is missing: building it from Debian packages (about a minute)"));
+        progress(&format!(
+            "base image {base} is missing: building it from Debian packages (about a minute)"
+        ));
         let mut child = tokio::process::Command::new("bash")
             .arg(script)
             .arg(base)
@@ -127,7 +149,10 @@ impl DockerLauncher {
             .map_err(|e| LaunchError::Image(format!("{} failed: {e}", script.display())))?;
         if !status.success() {
             let tail = lines[lines.len().saturating_sub(10)..].join("\n");
-            return Err(LaunchError::Image(format!("{} failed ({status}):\n{tail}", script.display())));
+            return Err(LaunchError::Image(format!(
+                "{} failed ({status}):\n{tail}",
+                script.display()
+            )));
         }
         Ok(())
     }
@@ -155,7 +180,10 @@ impl DockerLauncher {
                 })?,
         };
         if !path.is_file() {
-            return Err(LaunchError::Image(format!("the server binary {} does not exist", path.display())));
+            return Err(LaunchError::Image(format!(
+                "the server binary {} does not exist",
+                path.display()
+            )));
         }
         Ok(path)
     }
@@ -165,8 +193,10 @@ impl DockerLauncher {
 fn image_tag(repository: &str, dockerfile: &[u8], binary: &Path) -> Result<String, LaunchError> {
     let mut hasher = Sha256::new();
     hasher.update(dockerfile);
-    let mut file = std::fs::File::open(binary).map_err(LaunchError::io(format!("open {}", binary.display())))?;
-    std::io::copy(&mut file, &mut hasher).map_err(LaunchError::io(format!("read {}", binary.display())))?;
+    let mut file = std::fs::File::open(binary)
+        .map_err(LaunchError::io(format!("open {}", binary.display())))?;
+    std::io::copy(&mut file, &mut hasher)
+        .map_err(LaunchError::io(format!("read {}", binary.display())))?;
     let digest = hasher.finalize();
     let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
     Ok(format!("{repository}:{hex}"))
@@ -181,14 +211,22 @@ fn build_context(dockerfile: &[u8], binary: &Path) -> Result<Vec<u8>, LaunchErro
     header.set_cksum();
     tar.append_data(&mut header, "Dockerfile", dockerfile)
         .map_err(LaunchError::io("add the Dockerfile to the build context"))?;
-    let mut file = std::fs::File::open(binary).map_err(LaunchError::io(format!("open {}", binary.display())))?;
+    let mut file = std::fs::File::open(binary)
+        .map_err(LaunchError::io(format!("open {}", binary.display())))?;
     let mut header = tar::Header::new_gnu();
-    header.set_size(file.metadata().map_err(LaunchError::io("stat the server binary"))?.len());
+    header.set_size(
+        file.metadata()
+            .map_err(LaunchError::io("stat the server binary"))?
+            .len(),
+    );
     header.set_mode(0o755);
     header.set_cksum();
     tar.append_data(&mut header, "toolwire-server", &mut file)
-        .map_err(LaunchError::io("add the server binary to the build context"))?;
-    tar.into_inner().map_err(LaunchError::io("finish the build context"))
+        .map_err(LaunchError::io(
+            "add the server binary to the build context",
+        ))?;
+    tar.into_inner()
+        .map_err(LaunchError::io("finish the build context"))
 }
 
 /// Holds an exclusive lock on a file shared by every toolwire process on this
@@ -209,8 +247,12 @@ async fn lock_builds() -> Result<BuildLock, LaunchError> {
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(LaunchError::io(format!("open the build lock {}", path.display())))?;
-        file.lock().map_err(LaunchError::io(format!("lock {}", path.display())))?;
+            .map_err(LaunchError::io(format!(
+                "open the build lock {}",
+                path.display()
+            )))?;
+        file.lock()
+            .map_err(LaunchError::io(format!("lock {}", path.display())))?;
         let _ = writeln!(file, "{}", std::process::id());
         Ok(BuildLock(file))
     })

@@ -162,7 +162,9 @@ impl DockerLauncher {
     /// # Errors
     /// [`LaunchError::NoEngine`] when no engine answers.
     pub async fn connect(images: ImageConfig) -> Result<Self, LaunchError> {
-        let no_engine = |e: bollard::errors::Error| LaunchError::NoEngine { reason: e.to_string() };
+        let no_engine = |e: bollard::errors::Error| LaunchError::NoEngine {
+            reason: e.to_string(),
+        };
         let docker = Docker::connect_with_local_defaults().map_err(no_engine)?;
         let docker = docker.negotiate_version().await.map_err(no_engine)?;
         docker.ping().await.map_err(no_engine)?;
@@ -174,7 +176,10 @@ impl DockerLauncher {
         };
         match launcher.reap().await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, "removed toolwire containers left by dead processes"),
+            Ok(n) => tracing::info!(
+                removed = n,
+                "removed toolwire containers left by dead processes"
+            ),
             Err(e) => tracing::warn!(error = %e, "could not reap orphaned containers"),
         }
         Ok(launcher)
@@ -211,7 +216,12 @@ impl DockerLauncher {
                 let labels = c.labels.unwrap_or_default();
                 SandboxSummary {
                     id: c.id.unwrap_or_default(),
-                    name: c.names.and_then(|n| n.first().cloned()).unwrap_or_default().trim_start_matches('/').to_owned(),
+                    name: c
+                        .names
+                        .and_then(|n| n.first().cloned())
+                        .unwrap_or_default()
+                        .trim_start_matches('/')
+                        .to_owned(),
                     state: c.state.map(|s| s.to_string()).unwrap_or_default(),
                     owner: labels.get(LABEL_OWNER).cloned().unwrap_or_default(),
                     session: labels.get(LABEL_SESSION).cloned().unwrap_or_default(),
@@ -235,7 +245,9 @@ impl DockerLauncher {
             }
             match remove_container(&self.docker, &sandbox.id).await {
                 Ok(()) => removed += 1,
-                Err(e) => tracing::warn!(id = %sandbox.id, error = %e, "could not remove an orphaned container"),
+                Err(e) => {
+                    tracing::warn!(id = %sandbox.id, error = %e, "could not remove an orphaned container")
+                }
             }
         }
         Ok(removed)
@@ -258,7 +270,10 @@ impl DockerLauncher {
 
 /// Force-removes a container with its anonymous volumes; a container that is
 /// already gone counts as removed.
-pub(crate) async fn remove_container(docker: &Docker, id: &str) -> Result<(), bollard::errors::Error> {
+pub(crate) async fn remove_container(
+    docker: &Docker,
+    id: &str,
+) -> Result<(), bollard::errors::Error> {
     let options = RemoveContainerOptions {
         force: true,
         v: true,
@@ -266,9 +281,13 @@ pub(crate) async fn remove_container(docker: &Docker, id: &str) -> Result<(), bo
     };
     match docker.remove_container(id, Some(options)).await {
         Ok(()) => Ok(()),
-        Err(bollard::errors::Error::DockerResponseServerError { status_code: 404, .. }) => Ok(()),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(()),
         // "removal already in progress"
-        Err(bollard::errors::Error::DockerResponseServerError { status_code: 409, .. }) => Ok(()),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409, ..
+        }) => Ok(()),
         Err(e) => Err(e),
     }
 }
@@ -291,7 +310,11 @@ fn process_start_time(pid: u32) -> Option<u64> {
 
 /// The owner label value of process `pid`.
 pub fn owner_id(pid: u32) -> String {
-    format!("{}/{pid}/{}", hostname(), process_start_time(pid).unwrap_or(0))
+    format!(
+        "{}/{pid}/{}",
+        hostname(),
+        process_start_time(pid).unwrap_or(0)
+    )
 }
 
 /// Whether the process an owner label names is still running. Labels of other

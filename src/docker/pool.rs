@@ -82,7 +82,9 @@ impl SandboxPool {
 /// Launches sandboxes one at a time while the pool has room.
 async fn fill(launcher: DockerLauncher, config: LaunchConfig, sender: mpsc::Sender<Sandbox>) {
     loop {
-        let Ok(permit) = sender.reserve().await else { return };
+        let Ok(permit) = sender.reserve().await else {
+            return;
+        };
         match launcher.launch(config.clone()).await {
             Ok(sandbox) => permit.send(sandbox),
             Err(e) => {
@@ -93,4 +95,3 @@ async fn fill(launcher: DockerLauncher, config: LaunchConfig, sender: mpsc::Send
         }
     }
 }
-

@@ -15,18 +15,21 @@ use std::time::{Duration, SystemTime};
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use bollard::query_parameters::{
-    CreateContainerOptions, InspectContainerOptions, LogsOptions, StopContainerOptions, UploadToContainerOptions,
-    WaitContainerOptions,
+    CreateContainerOptions, InspectContainerOptions, LogsOptions, StopContainerOptions,
+    UploadToContainerOptions, WaitContainerOptions,
 };
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
-use super::{DockerLauncher, LABEL_CREATED, LABEL_MANAGED, LABEL_OWNER, LABEL_SESSION, LaunchError, remove_container};
+use super::{
+    DockerLauncher, LABEL_CREATED, LABEL_MANAGED, LABEL_OWNER, LABEL_SESSION, LaunchError,
+    remove_container,
+};
 use crate::executor::CallError;
-use crate::remote::RemoteExecutor;
 use crate::protocol::PermissionRule;
+use crate::remote::RemoteExecutor;
 use crate::tool::{ToolInfo, ToolRequest, ToolResponse};
 use crate::transport::{Endpoint, Transport, WsConfig, WsTransport};
 
@@ -161,9 +164,12 @@ impl SandboxTransport {
         match result {
             Err(CallError::ConnectionLost { reason }) => {
                 let mut exit = self.exit.clone();
-                let verdict = tokio::time::timeout(Self::VERDICT_WAIT, exit.wait_for(Option::is_some)).await;
+                let verdict =
+                    tokio::time::timeout(Self::VERDICT_WAIT, exit.wait_for(Option::is_some)).await;
                 match verdict {
-                    Ok(Ok(exit)) => Err(exit.clone().unwrap_or(CallError::ConnectionLost { reason })),
+                    Ok(Ok(exit)) => {
+                        Err(exit.clone().unwrap_or(CallError::ConnectionLost { reason }))
+                    }
                     _ => Err(CallError::ConnectionLost { reason }),
                 }
             }
@@ -210,7 +216,10 @@ pub struct Sandbox {
 
 impl std::fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sandbox").field("id", &self.id).field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("Sandbox")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -246,7 +255,13 @@ impl Sandbox {
         let grace = i32::try_from(self.stop_grace.as_secs()).unwrap_or(i32::MAX);
         let _ = self
             .docker
-            .stop_container(&self.id, Some(StopContainerOptions { t: Some(grace), signal: None }))
+            .stop_container(
+                &self.id,
+                Some(StopContainerOptions {
+                    t: Some(grace),
+                    signal: None,
+                }),
+            )
             .await;
         remove_container(&self.docker, &self.id)
             .await
@@ -268,7 +283,9 @@ impl Drop for Sandbox {
         // waits for it, so the container is gone when drop returns.
         let (docker, id) = (self.docker.clone(), self.id.clone());
         let removal = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             match runtime {
                 Ok(runtime) => runtime.block_on(async {
                     // A fresh client: the old one's connections belong to the other runtime.
@@ -325,7 +342,11 @@ impl DockerLauncher {
     pub async fn launch(&self, config: LaunchConfig) -> Result<Sandbox, LaunchError> {
         let image = self.image_tag().await?;
         tracing::debug!(%image, "launch: image ready");
-        let token = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+        let token = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
         let short = uuid::Uuid::new_v4().simple().to_string();
         let name = format!("toolwire-{}-{}", sanitize(&config.session), &short[..12]);
 
@@ -342,10 +363,20 @@ impl DockerLauncher {
                 Some(dir)
             }
         };
-        let body = self.container_body(&config, &image, socket_dir.as_ref().map(tempfile::TempDir::path));
+        let body = self.container_body(
+            &config,
+            &image,
+            socket_dir.as_ref().map(tempfile::TempDir::path),
+        );
         let created = self
             .docker
-            .create_container(Some(CreateContainerOptions { name: Some(name.clone()), platform: String::new() }), body)
+            .create_container(
+                Some(CreateContainerOptions {
+                    name: Some(name.clone()),
+                    platform: String::new(),
+                }),
+                body,
+            )
             .await
             .map_err(LaunchError::docker("create the sandbox container"))?;
         let id = created.id;
@@ -359,22 +390,33 @@ impl DockerLauncher {
             self.docker
                 .upload_to_container(
                     &id,
-                    Some(UploadToContainerOptions { path: TOKEN_DIR.into(), ..UploadToContainerOptions::default() }),
+                    Some(UploadToContainerOptions {
+                        path: TOKEN_DIR.into(),
+                        ..UploadToContainerOptions::default()
+                    }),
                     bollard::body_full(token_archive(&token)?.into()),
                 )
                 .await
                 .map_err(LaunchError::docker("copy the token into the container"))?;
             self.docker
-                .start_container(&id, None::<bollard::query_parameters::StartContainerOptions>)
+                .start_container(
+                    &id,
+                    None::<bollard::query_parameters::StartContainerOptions>,
+                )
                 .await
                 .map_err(LaunchError::docker("start the sandbox container"))?;
             tracing::debug!(%id, "launch: started");
             let endpoint = match &socket_dir {
                 Some(dir) => Endpoint::Unix(dir.path().join("tw.sock")),
-                None => Endpoint::Url(format!("ws://127.0.0.1:{}/ws", self.published_port(&id).await?)),
+                None => Endpoint::Url(format!(
+                    "ws://127.0.0.1:{}/ws",
+                    self.published_port(&id).await?
+                )),
             };
-            self.wait_ready(&id, &endpoint, config.ready_timeout).await?;
-            let transport = WsTransport::connect_to(&endpoint, Some(&token), config.transport.clone()).await?;
+            self.wait_ready(&id, &endpoint, config.ready_timeout)
+                .await?;
+            let transport =
+                WsTransport::connect_to(&endpoint, Some(&token), config.transport.clone()).await?;
             Ok::<_, LaunchError>(Arc::new(transport))
         }
         .await;
@@ -422,15 +464,25 @@ impl DockerLauncher {
     async fn image_tag(&self) -> Result<String, LaunchError> {
         self.image
             .get_or_try_init(|| async {
-                self.ensure_image(&|line: &str| tracing::info!(target: "toolwire::docker::image", "{line}"))
-                    .await
+                self.ensure_image(
+                    &|line: &str| tracing::info!(target: "toolwire::docker::image", "{line}"),
+                )
+                .await
             })
             .await
             .cloned()
     }
 
-    fn container_body(&self, config: &LaunchConfig, image: &str, socket_dir: Option<&std::path::Path>) -> ContainerCreateBody {
-        let created = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    fn container_body(
+        &self,
+        config: &LaunchConfig,
+        image: &str,
+        socket_dir: Option<&std::path::Path>,
+    ) -> ContainerCreateBody {
+        let created = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         let labels = HashMap::from([
             (LABEL_MANAGED.to_owned(), "true".to_owned()),
             (LABEL_OWNER.to_owned(), self.owner.clone()),
@@ -445,12 +497,20 @@ impl DockerLauncher {
                 volumes.insert("/workspace".to_owned(), HashMap::new());
             }
         }
-        let mut cmd = vec!["--workdir".to_owned(), "/workspace".to_owned(), "--token-file".to_owned(), format!("{TOKEN_DIR}/token")];
+        let mut cmd = vec![
+            "--workdir".to_owned(),
+            "/workspace".to_owned(),
+            "--token-file".to_owned(),
+            format!("{TOKEN_DIR}/token"),
+        ];
         let mut host = HostConfig {
             cap_drop: Some(vec!["ALL".into()]),
             security_opt: Some(vec!["no-new-privileges".into()]),
             readonly_rootfs: Some(true),
-            tmpfs: Some(HashMap::from([("/tmp".to_owned(), format!("rw,nosuid,nodev,size={}", config.tmp_size))])),
+            tmpfs: Some(HashMap::from([(
+                "/tmp".to_owned(),
+                format!("rw,nosuid,nodev,size={}", config.tmp_size),
+            )])),
             pids_limit: Some(config.pids_limit),
             memory: Some(config.memory_bytes),
             memory_swap: Some(config.memory_bytes),
@@ -469,7 +529,10 @@ impl DockerLauncher {
                 host.network_mode = Some("bridge".into());
                 host.port_bindings = Some(HashMap::from([(
                     SERVER_PORT.to_owned(),
-                    Some(vec![PortBinding { host_ip: Some("127.0.0.1".into()), host_port: Some(String::new()) }]),
+                    Some(vec![PortBinding {
+                        host_ip: Some("127.0.0.1".into()),
+                        host_port: Some(String::new()),
+                    }]),
                 )]));
                 exposed = Some(HashMap::from([(SERVER_PORT.to_owned(), HashMap::new())]));
                 cmd.extend(["--listen".to_owned(), "0.0.0.0:7000".to_owned()]);
@@ -512,7 +575,12 @@ impl DockerLauncher {
     /// Polls `/health` with a short exponential backoff (1 ms doubling to
     /// 50 ms), racing Docker's own wait for the container to stop: a server
     /// that exits during start-up is reported at once, with its logs.
-    async fn wait_ready(&self, id: &str, endpoint: &Endpoint, limit: Duration) -> Result<(), LaunchError> {
+    async fn wait_ready(
+        &self,
+        id: &str,
+        endpoint: &Endpoint,
+        limit: Duration,
+    ) -> Result<(), LaunchError> {
         let poll = async {
             let mut delay = Duration::from_millis(1);
             while !health(endpoint).await {
@@ -520,9 +588,12 @@ impl DockerLauncher {
                 delay = (delay * 2).min(Duration::from_millis(50));
             }
         };
-        let mut stopped = self
-            .docker
-            .wait_container(id, Some(WaitContainerOptions { condition: "not-running".into() }));
+        let mut stopped = self.docker.wait_container(
+            id,
+            Some(WaitContainerOptions {
+                condition: "not-running".into(),
+            }),
+        );
         let reason = tokio::select! {
             () = poll => return Ok(()),
             _ = stopped.next() => "the tool server exited during start-up".to_owned(),
@@ -545,7 +616,12 @@ async fn watch(
     stopping: CancellationToken,
     removed: Arc<AtomicBool>,
 ) {
-    let mut wait = docker.wait_container(&id, Some(WaitContainerOptions { condition: "not-running".into() }));
+    let mut wait = docker.wait_container(
+        &id,
+        Some(WaitContainerOptions {
+            condition: "not-running".into(),
+        }),
+    );
     let exit = tokio::select! {
         exit = wait.next() => exit,
         () = stopping.cancelled() => return,
@@ -569,7 +645,11 @@ async fn watch(
     }
     let logs = last_logs(&docker, &id).await;
     tracing::warn!(%id, ?exit_code, oom_killed, "sandbox exited on its own");
-    let exited = CallError::SandboxExited { exit_code, oom_killed, logs };
+    let exited = CallError::SandboxExited {
+        exit_code,
+        oom_killed,
+        logs,
+    };
     verdict.send_replace(Some(exited.clone()));
     transport.abort(exited);
     if remove_container(&docker, &id).await.is_ok() {
@@ -579,10 +659,17 @@ async fn watch(
 
 /// The container's last 20 log lines (stdout and stderr).
 async fn last_logs(docker: &Docker, id: &str) -> String {
-    let options = LogsOptions { stdout: true, stderr: true, tail: "20".into(), ..LogsOptions::default() };
+    let options = LogsOptions {
+        stdout: true,
+        stderr: true,
+        tail: "20".into(),
+        ..LogsOptions::default()
+    };
     let mut stream = docker.logs(id, Some(options));
     let mut out = String::new();
-    while let Ok(Some(Ok(chunk))) = tokio::time::timeout(Duration::from_secs(2), stream.next()).await {
+    while let Ok(Some(Ok(chunk))) =
+        tokio::time::timeout(Duration::from_secs(2), stream.next()).await
+    {
         out.push_str(&chunk.to_string());
     }
     out
@@ -595,7 +682,11 @@ async fn health(endpoint: &Endpoint) -> bool {
     let exchange = async {
         let n = match endpoint {
             Endpoint::Url(url) => {
-                let authority = url.trim_start_matches("ws://").split('/').next().unwrap_or_default();
+                let authority = url
+                    .trim_start_matches("ws://")
+                    .split('/')
+                    .next()
+                    .unwrap_or_default();
                 let mut stream = tokio::net::TcpStream::connect(authority).await.ok()?;
                 stream.write_all(REQUEST).await.ok()?;
                 stream.read(&mut response).await.ok()?
@@ -608,7 +699,10 @@ async fn health(endpoint: &Endpoint) -> bool {
         };
         Some(response[..n].starts_with(b"HTTP/1.1 200"))
     };
-    matches!(tokio::time::timeout(Duration::from_millis(500), exchange).await, Ok(Some(true)))
+    matches!(
+        tokio::time::timeout(Duration::from_millis(500), exchange).await,
+        Ok(Some(true))
+    )
 }
 
 /// A tar with one entry, `token` (mode 0600, owned by uid/gid 1000).
@@ -622,15 +716,26 @@ fn token_archive(token: &str) -> Result<Vec<u8>, LaunchError> {
     header.set_cksum();
     tar.append_data(&mut header, "token", token.as_bytes())
         .map_err(LaunchError::io("build the token archive"))?;
-    tar.into_inner().map_err(LaunchError::io("build the token archive"))
+    tar.into_inner()
+        .map_err(LaunchError::io("build the token archive"))
 }
 
 /// Keeps what Docker allows in a name: `[a-zA-Z0-9_.-]`.
 fn sanitize(session: &str) -> String {
     let cleaned: String = session
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_.-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
         .take(40)
         .collect();
-    if cleaned.is_empty() { "session".into() } else { cleaned }
+    if cleaned.is_empty() {
+        "session".into()
+    } else {
+        cleaned
+    }
 }

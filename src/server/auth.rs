@@ -84,7 +84,10 @@ mod tests {
     fn headers(value: Option<&str>) -> HeaderMap {
         let mut map = HeaderMap::new();
         if let Some(v) = value {
-            map.insert(AUTHORIZATION, HeaderValue::from_str(v).expect("test header is ASCII"));
+            map.insert(
+                AUTHORIZATION,
+                HeaderValue::from_str(v).expect("test header is ASCII"),
+            );
         }
         map
     }

@@ -26,8 +26,8 @@ use crate::bus::PermissionRequest;
 use crate::context::{Asker, CallContext, ProgressSink, QuestionAnswer};
 use crate::executor::Outcome;
 use crate::protocol::{
-    Ack, BusEvent, ClientMessage, InvalidMessage, PROTOCOL_VERSION, PermissionAsk, PermissionReply, QuestionAsk,
-    QuestionInfo, ResponseFrame, ServerMessage, feature, parse_client_message,
+    Ack, BusEvent, ClientMessage, InvalidMessage, PROTOCOL_VERSION, PermissionAsk, PermissionReply,
+    QuestionAsk, QuestionInfo, ResponseFrame, ServerMessage, feature, parse_client_message,
 };
 use crate::tool::ToolRequest;
 
@@ -93,7 +93,10 @@ struct Session {
 
 impl Session {
     fn features(&self) -> Features {
-        *self.features.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self
+            .features
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn send(&self, message: &ServerMessage) {
@@ -192,7 +195,10 @@ pub(super) async fn run(socket: WebSocket, server: Arc<Inner>) {
     if server.shutting_down.is_cancelled() {
         // Let running calls finish within the grace period, then cancel the rest.
         session.tasks.close();
-        if tokio::time::timeout(server.config.shutdown_grace, session.tasks.wait()).await.is_err() {
+        if tokio::time::timeout(server.config.shutdown_grace, session.tasks.wait())
+            .await
+            .is_err()
+        {
             stop_all(&session, StopReason::ShuttingDown);
         }
     } else {
@@ -200,9 +206,17 @@ pub(super) async fn run(socket: WebSocket, server: Arc<Inner>) {
     }
     session.tasks.close();
     session.closing.cancel();
-    session.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    session
+        .events
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
     // Calls answer (or are dropped) within cancel_grace; the margin covers the send.
-    let _ = tokio::time::timeout(server.config.cancel_grace + Duration::from_secs(1), session.tasks.wait()).await;
+    let _ = tokio::time::timeout(
+        server.config.cancel_grace + Duration::from_secs(1),
+        session.tasks.wait(),
+    )
+    .await;
     if let Some((code, reason)) = close {
         let _ = session.outbox.send(Outgoing::Close(code, reason)).await;
     }
@@ -261,7 +275,9 @@ async fn dispatch(session: &Arc<Session>, text: &str) {
             session.send(&ServerMessage::PushAnswers(ack(id))).await;
         }
         ClientMessage::Hello { id, features, .. } => hello(session, id, &features).await,
-        ClientMessage::Cancel { id, .. } if !features.cancel => refuse_extension(session, id, "cancel").await,
+        ClientMessage::Cancel { id, .. } if !features.cancel => {
+            refuse_extension(session, id, "cancel").await
+        }
         ClientMessage::PermissionReply { id, .. } if !features.hello => {
             refuse_extension(session, id, "permission_reply").await;
         }
@@ -278,8 +294,14 @@ async fn dispatch(session: &Arc<Session>, text: &str) {
             }
             session.send(&ServerMessage::Cancel(ack(id))).await;
         }
-        ClientMessage::PermissionReply { id, reply } => answer_ask(session, id, AskReply::Permission(reply)).await,
-        ClientMessage::QuestionReply { id, answers, reject } => {
+        ClientMessage::PermissionReply { id, reply } => {
+            answer_ask(session, id, AskReply::Permission(reply)).await
+        }
+        ClientMessage::QuestionReply {
+            id,
+            answers,
+            reject,
+        } => {
             let answer = if reject {
                 QuestionAnswer::Rejected
             } else {
@@ -303,7 +325,10 @@ async fn refuse_extension(session: &Session, id: String, kind: &str) {
 }
 
 fn ack(id: String) -> Ack {
-    Ack { id, error: String::new() }
+    Ack {
+        id,
+        error: String::new(),
+    }
 }
 
 async fn hello(session: &Arc<Session>, id: String, wanted: &[String]) {
@@ -316,10 +341,17 @@ async fn hello(session: &Arc<Session>, id: String, wanted: &[String]) {
         events: wants(feature::EVENTS),
     };
     let previous = std::mem::replace(
-        &mut *session.features.write().unwrap_or_else(std::sync::PoisonError::into_inner),
+        &mut *session
+            .features
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
         granted,
     );
-    let features: Vec<String> = feature::ALL.iter().filter(|f| wants(f)).map(|f| (*f).to_owned()).collect();
+    let features: Vec<String> = feature::ALL
+        .iter()
+        .filter(|f| wants(f))
+        .map(|f| (*f).to_owned())
+        .collect();
     session
         .send(&ServerMessage::Hello {
             id,
@@ -350,14 +382,19 @@ fn forward_events(session: &Arc<Session>) {
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
             };
-            let Some(session) = weak.upgrade() else { return };
+            let Some(session) = weak.upgrade() else {
+                return;
+            };
             if !session.features().events {
                 return;
             }
             session.send(&ServerMessage::Event { event }).await;
         }
     });
-    *session.events.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(AbortOnDropHandle::new(task));
+    *session
+        .events
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(AbortOnDropHandle::new(task));
 }
 
 async fn answer_ask(session: &Session, id: String, reply: AskReply) {
@@ -370,14 +407,21 @@ async fn answer_ask(session: &Session, id: String, reply: AskReply) {
                 .refuse(InvalidMessage {
                     id: id.clone(),
                     kind: None,
-                    reason: format!("no pending ask with id {id:?} (already answered or timed out)"),
+                    reason: format!(
+                        "no pending ask with id {id:?} (already answered or timed out)"
+                    ),
                 })
                 .await;
         }
     }
 }
 
-async fn start_call(session: &Arc<Session>, id: String, request: ToolRequest, timeout_ms: Option<u64>) {
+async fn start_call(
+    session: &Arc<Session>,
+    id: String,
+    request: ToolRequest,
+    timeout_ms: Option<u64>,
+) {
     let server = &session.server;
     let refusal = if server.shutting_down.is_cancelled() {
         Some("the tool server is shutting down".to_owned())
@@ -397,14 +441,19 @@ async fn start_call(session: &Arc<Session>, id: String, request: ToolRequest, ti
         None
     };
     if let Some(error) = refusal {
-        return session.send(&ServerMessage::Response(ResponseFrame::error(id, error))).await;
+        return session
+            .send(&ServerMessage::Response(ResponseFrame::error(id, error)))
+            .await;
     }
     let cancel = session.closing.child_token();
     let reason = Arc::new(RwLock::new(None));
     match session.calls.entry(id.clone()) {
         Entry::Occupied(_) => {
-            let error = format!("duplicate request id {id:?}: a call with this id is still running");
-            return session.send(&ServerMessage::Response(ResponseFrame::error(id, error))).await;
+            let error =
+                format!("duplicate request id {id:?}: a call with this id is still running");
+            return session
+                .send(&ServerMessage::Response(ResponseFrame::error(id, error)))
+                .await;
         }
         Entry::Vacant(slot) => {
             slot.insert(CallSlot {
@@ -474,13 +523,23 @@ async fn run_call(
         outcome: outcome.label().to_owned(),
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     });
-    tracing::debug!(outcome = outcome.label(), elapsed_ms = started.elapsed().as_millis(), "call finished");
-    session.send(&ServerMessage::Response(outcome.into_frame(id))).await;
+    tracing::debug!(
+        outcome = outcome.label(),
+        elapsed_ms = started.elapsed().as_millis(),
+        "call finished"
+    );
+    session
+        .send(&ServerMessage::Response(outcome.into_frame(id)))
+        .await;
 }
 
 /// After the call's token fired: give the tool `grace` to clean up (kill its
 /// processes), then answer with why it stopped.
-async fn stopped<F>(run: &mut std::pin::Pin<&mut F>, reason: &RwLock<Option<StopReason>>, grace: Duration) -> Outcome
+async fn stopped<F>(
+    run: &mut std::pin::Pin<&mut F>,
+    reason: &RwLock<Option<StopReason>>,
+    grace: Duration,
+) -> Outcome
 where
     F: std::future::Future<Output = Outcome>,
 {
@@ -491,9 +550,13 @@ where
         .unwrap_or(StopReason::Cancelled);
     Outcome::Error(match reason {
         StopReason::Cancelled => "tool call cancelled".to_owned(),
-        StopReason::TimedOut(after) => format!("tool call timed out after {} ms", after.as_millis()),
+        StopReason::TimedOut(after) => {
+            format!("tool call timed out after {} ms", after.as_millis())
+        }
         StopReason::Disconnected => "tool call cancelled: the client disconnected".to_owned(),
-        StopReason::ShuttingDown => "tool call cancelled: the tool server is shutting down".to_owned(),
+        StopReason::ShuttingDown => {
+            "tool call cancelled: the tool server is shutting down".to_owned()
+        }
     })
 }
 
@@ -549,7 +612,11 @@ impl SessionAsker {
 
 #[async_trait]
 impl Asker for SessionAsker {
-    async fn ask_permission(&self, tool_call_id: &str, request: &PermissionRequest) -> Option<PermissionReply> {
+    async fn ask_permission(
+        &self,
+        tool_call_id: &str,
+        request: &PermissionRequest,
+    ) -> Option<PermissionReply> {
         let reply = self
             .ask(|id| {
                 ServerMessage::PermissionAsk(PermissionAsk {
@@ -569,7 +636,11 @@ impl Asker for SessionAsker {
         }
     }
 
-    async fn ask_questions(&self, tool_call_id: &str, questions: &[QuestionInfo]) -> Option<QuestionAnswer> {
+    async fn ask_questions(
+        &self,
+        tool_call_id: &str,
+        questions: &[QuestionInfo],
+    ) -> Option<QuestionAnswer> {
         let reply = self
             .ask(|id| {
                 ServerMessage::QuestionAsk(QuestionAsk {

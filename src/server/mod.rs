@@ -19,8 +19,8 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -141,8 +141,10 @@ impl Inner {
     }
 
     fn set_active_tools(&self, names: Vec<String>) {
-        *self.active_tools.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
-            Some(names.into_iter().collect());
+        *self
+            .active_tools
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(names.into_iter().collect());
     }
 }
 
@@ -193,7 +195,11 @@ impl ToolServer {
 
     /// Serves a TCP listener (with `TCP_NODELAY` on every connection) until
     /// `shutdown` completes, then drains as described in the module doc.
-    pub async fn serve_tcp(self, listener: tokio::net::TcpListener, shutdown: impl Future<Output = ()> + Send) {
+    pub async fn serve_tcp(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) {
         let listener = listener.tap_io(|tcp| {
             if let Err(e) = tcp.set_nodelay(true) {
                 tracing::debug!(error = %e, "could not set TCP_NODELAY");
@@ -203,12 +209,20 @@ impl ToolServer {
     }
 
     /// Serves a Unix socket until `shutdown` completes, then drains.
-    pub async fn serve_unix(self, listener: tokio::net::UnixListener, shutdown: impl Future<Output = ()> + Send) {
+    pub async fn serve_unix(
+        self,
+        listener: tokio::net::UnixListener,
+        shutdown: impl Future<Output = ()> + Send,
+    ) {
         self.serve(listener, shutdown).await;
     }
 
     /// Serves any axum [`Listener`] until `shutdown` completes, then drains.
-    pub async fn serve<L: Listener>(self, mut listener: L, shutdown: impl Future<Output = ()> + Send) {
+    pub async fn serve<L: Listener>(
+        self,
+        mut listener: L,
+        shutdown: impl Future<Output = ()> + Send,
+    ) {
         let service = TowerToHyperService::new(self.router());
         let inner = &self.inner;
         tokio::pin!(shutdown);
@@ -222,8 +236,11 @@ impl ToolServer {
             let handshake_timeout = inner.config.handshake_timeout;
             inner.tasks.spawn(async move {
                 let mut http = hyper::server::conn::http1::Builder::new();
-                http.timer(TokioTimer::new()).header_read_timeout(handshake_timeout);
-                let connection = http.serve_connection(TokioIo::new(io), service).with_upgrades();
+                http.timer(TokioTimer::new())
+                    .header_read_timeout(handshake_timeout);
+                let connection = http
+                    .serve_connection(TokioIo::new(io), service)
+                    .with_upgrades();
                 tokio::pin!(connection);
                 tokio::select! {
                     result = connection.as_mut() => {
@@ -242,8 +259,12 @@ impl ToolServer {
         tracing::info!("shutting down: no new connections, draining in-flight calls");
         inner.shutting_down.cancel();
         inner.tasks.close();
-        let limit = inner.config.shutdown_grace + inner.config.cancel_grace + Duration::from_secs(2);
-        if tokio::time::timeout(limit, inner.tasks.wait()).await.is_err() {
+        let limit =
+            inner.config.shutdown_grace + inner.config.cancel_grace + Duration::from_secs(2);
+        if tokio::time::timeout(limit, inner.tasks.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!("some connections did not finish draining in time");
         }
     }
@@ -267,7 +288,11 @@ async fn upgrade(
         Err(rejection) => return rejection.into_response(),
     };
     if inner.shutting_down.is_cancelled() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "the tool server is shutting down\n").into_response();
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the tool server is shutting down\n",
+        )
+            .into_response();
     }
     // The session counts as one of the server's tasks from here on, so
     // shutdown waits for it even though axum spawns the upgraded future.

@@ -129,7 +129,9 @@ impl TypedTool for Bash {
             permission: "bash".into(),
             patterns: vec![input.command.clone()],
             always: vec![always_pattern(&input.command)],
-            metadata: [("command".to_owned(), input.command.clone().into())].into_iter().collect(),
+            metadata: [("command".to_owned(), input.command.clone().into())]
+                .into_iter()
+                .collect(),
         })
         .await?;
 
@@ -146,7 +148,12 @@ impl TypedTool for Bash {
             .arg(&input.command)
             .current_dir(ctx.workdir())
             .env_clear()
-            .envs(self.config.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs(
+                self.config
+                    .env
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str())),
+            )
             .env("PWD", ctx.workdir())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -191,14 +198,22 @@ impl TypedTool for Bash {
             Ending::TimedOut | Ending::Cancelled => child.wait().await.ok(),
         };
         let drained = async { while readers.join_next().await.is_some() {} };
-        if tokio::time::timeout(Duration::from_millis(500), drained).await.is_err() {
+        if tokio::time::timeout(Duration::from_millis(500), drained)
+            .await
+            .is_err()
+        {
             readers.abort_all();
         }
 
         let elapsed = started.elapsed();
         let (mut text, dropped) = {
-            let captured = output.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            (String::from_utf8_lossy(&captured.bytes).into_owned(), captured.dropped)
+            let captured = output
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            (
+                String::from_utf8_lossy(&captured.bytes).into_owned(),
+                captured.dropped,
+            )
         };
         if dropped > 0 {
             text.push_str(&format!(
@@ -226,7 +241,10 @@ impl TypedTool for Bash {
                     "\n[command timed out after {} ms; its process group was killed]",
                     timeout.as_millis()
                 ));
-                (format!("timed out after {} ms", timeout.as_millis()), Some("timed_out"))
+                (
+                    format!("timed out after {} ms", timeout.as_millis()),
+                    Some("timed_out"),
+                )
             }
             Ending::Cancelled => {
                 text.push_str("\n[command cancelled; its process group was killed]");
@@ -243,7 +261,10 @@ impl TypedTool for Bash {
             .with_title(input.description.unwrap_or_else(|| input.command.clone()))
             .with_metadata("exit_code", exit_code)
             .with_metadata("truncated", dropped > 0)
-            .with_metadata("duration_ms", u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX));
+            .with_metadata(
+                "duration_ms",
+                u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            );
         if let Some(sig) = signal {
             response = response.with_metadata("signal", sig);
         }
@@ -260,7 +281,11 @@ fn oom_hint(signal: i32) -> &'static str {
 }
 
 /// Reads one pipe to its end into the shared buffer, streaming chunks as progress.
-async fn pump(mut pipe: impl tokio::io::AsyncRead + Unpin, output: Arc<Mutex<CappedOutput>>, ctx: CallContext) {
+async fn pump(
+    mut pipe: impl tokio::io::AsyncRead + Unpin,
+    output: Arc<Mutex<CappedOutput>>,
+    ctx: CallContext,
+) {
     let mut buffer = vec![0u8; 16 * 1024];
     loop {
         match pipe.read(&mut buffer).await {
@@ -268,7 +293,9 @@ async fn pump(mut pipe: impl tokio::io::AsyncRead + Unpin, output: Arc<Mutex<Cap
             Ok(n) => {
                 let chunk = &buffer[..n];
                 let keep_streaming = {
-                    let mut captured = output.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let mut captured = output
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                     captured.push(chunk);
                     captured.dropped == 0
                 };

@@ -44,32 +44,46 @@ impl TypedTool for Edit {
 
     async fn run(&self, input: EditInput, ctx: CallContext) -> Result<ToolResponse, ToolError> {
         if input.old_string.is_empty() {
-            return Err(ToolError::failed("old_string is empty; use the write tool to create a file"));
+            return Err(ToolError::failed(
+                "old_string is empty; use the write tool to create a file",
+            ));
         }
         if input.old_string == input.new_string {
-            return Err(ToolError::failed("old_string and new_string are the same; nothing to change"));
+            return Err(ToolError::failed(
+                "old_string and new_string are the same; nothing to change",
+            ));
         }
         let path = paths::resolve_for_tool(&ctx, &input.path).await?;
         let shown = paths::display(ctx.workdir(), &path);
         let (original, updated, count) = {
             let (path, shown) = (path.clone(), shown.clone());
-            let (old, new, all) = (input.old_string.clone(), input.new_string.clone(), input.replace_all);
+            let (old, new, all) = (
+                input.old_string.clone(),
+                input.new_string.clone(),
+                input.replace_all,
+            );
             blocking(move || plan_edit(&path, &shown, &old, &new, all)).await?
         };
-        let diff = serde_json::json!({ "old_string": input.old_string, "new_string": input.new_string });
+        let diff =
+            serde_json::json!({ "old_string": input.old_string, "new_string": input.new_string });
         ask_edit(&ctx, &shown, Some(diff)).await?;
         blocking(move || {
             // Refuse if the file changed while permission was being asked.
-            let now = std::fs::read(&path).map_err(|e| ToolError::failed(format!("cannot read the file again: {e}")))?;
+            let now = std::fs::read(&path)
+                .map_err(|e| ToolError::failed(format!("cannot read the file again: {e}")))?;
             if now != original.as_bytes() {
-                return Err(ToolError::failed("the file changed while the edit waited; read it again and retry"));
+                return Err(ToolError::failed(
+                    "the file changed while the edit waited; read it again and retry",
+                ));
             }
             paths::write_atomic(&path, updated.as_bytes())
         })
         .await?;
-        Ok(ToolResponse::text(format!("Edited {shown}: {count} replacement(s)"))
-            .with_title(shown)
-            .with_metadata("replacements", count))
+        Ok(
+            ToolResponse::text(format!("Edited {shown}: {count} replacement(s)"))
+                .with_title(shown)
+                .with_metadata("replacements", count),
+        )
     }
 }
 
@@ -82,9 +96,11 @@ fn plan_edit(
     replace_all: bool,
 ) -> Result<(String, String, usize), ToolError> {
     paths::require_regular_file(path, shown)?;
-    let bytes = std::fs::read(path).map_err(|e| ToolError::failed(format!("cannot read {shown}: {e}")))?;
-    let original =
-        String::from_utf8(bytes).map_err(|_| ToolError::failed(format!("{shown} is not UTF-8 text; it cannot be edited")))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| ToolError::failed(format!("cannot read {shown}: {e}")))?;
+    let original = String::from_utf8(bytes).map_err(|_| {
+        ToolError::failed(format!("{shown} is not UTF-8 text; it cannot be edited"))
+    })?;
     let count = original.matches(old).count();
     match count {
         0 => Err(ToolError::failed(format!(

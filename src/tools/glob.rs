@@ -56,13 +56,18 @@ impl TypedTool for Glob {
         let matcher = globset::GlobBuilder::new(&input.pattern)
             .literal_separator(true)
             .build()
-            .map_err(|e| ToolError::failed(format!("invalid glob pattern {:?}: {e}", input.pattern)))?
+            .map_err(|e| {
+                ToolError::failed(format!("invalid glob pattern {:?}: {e}", input.pattern))
+            })?
             .compile_matcher();
         let cap = self.config.max_results;
         let cancel = ctx.cancel.clone();
         blocking(move || {
             if !root.is_dir() {
-                return Err(ToolError::failed(format!("not a directory: {}", root.display())));
+                return Err(ToolError::failed(format!(
+                    "not a directory: {}",
+                    root.display()
+                )));
             }
             let mut found: Vec<(SystemTime, String)> = Vec::new();
             for entry in walker(&root).build().filter_map(Result::ok) {
@@ -72,14 +77,20 @@ impl TypedTool for Glob {
                 if !entry.file_type().is_some_and(|t| t.is_file()) {
                     continue;
                 }
-                let Ok(rel) = entry.path().strip_prefix(&root) else { continue };
+                let Ok(rel) = entry.path().strip_prefix(&root) else {
+                    continue;
+                };
                 let hit = if by_name {
                     matcher.is_match(entry.file_name())
                 } else {
                     matcher.is_match(rel)
                 };
                 if hit {
-                    let modified = entry.metadata().ok().and_then(|m| m.modified().ok()).unwrap_or(SystemTime::UNIX_EPOCH);
+                    let modified = entry
+                        .metadata()
+                        .ok()
+                        .and_then(|m| m.modified().ok())
+                        .unwrap_or(SystemTime::UNIX_EPOCH);
                     found.push((modified, rel.display().to_string()));
                 }
             }
@@ -87,7 +98,9 @@ impl TypedTool for Glob {
             let total = found.len();
             let mut out: Vec<String> = found.into_iter().take(cap).map(|(_, p)| p).collect();
             if total > cap {
-                out.push(format!("[results truncated: {total} files matched, {cap} shown]"));
+                out.push(format!(
+                    "[results truncated: {total} files matched, {cap} shown]"
+                ));
             }
             if total == 0 {
                 out.push("No files found".to_owned());

@@ -94,7 +94,10 @@ impl TypedTool for Grep {
                 if !entry.file_type().is_some_and(|t| t.is_file()) {
                     continue;
                 }
-                if include.as_ref().is_some_and(|g| !g.is_match(entry.file_name())) {
+                if include
+                    .as_ref()
+                    .is_some_and(|g| !g.is_match(entry.file_name()))
+                {
                     continue;
                 }
                 let shown = paths::display(&workdir, entry.path());

@@ -53,7 +53,9 @@ impl TypedTool for Ls {
         let cap = self.config.max_results;
         blocking(move || {
             let entries = std::fs::read_dir(&path).map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => ToolError::failed(format!("directory not found: {shown}")),
+                std::io::ErrorKind::NotFound => {
+                    ToolError::failed(format!("directory not found: {shown}"))
+                }
                 _ => ToolError::failed(format!("cannot list {shown}: {e}")),
             })?;
             let mut lines: Vec<String> = entries
@@ -80,7 +82,9 @@ impl TypedTool for Ls {
             if total == 0 {
                 out = "(empty directory)".to_owned();
             }
-            Ok(ToolResponse::text(out).with_title(shown).with_metadata("entries", total))
+            Ok(ToolResponse::text(out)
+                .with_title(shown)
+                .with_metadata("entries", total))
         })
         .await
     }

@@ -59,7 +59,10 @@ impl Default for ToolsConfig {
             bash_max_timeout_ms: 600_000,
             pipe_drain: Duration::from_millis(100),
             env: [
-                ("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+                (
+                    "PATH",
+                    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                ),
                 ("HOME", "/tmp"),
                 ("LANG", "C.UTF-8"),
                 ("TERM", "dumb"),
@@ -103,7 +106,10 @@ pub fn builtin(config: ToolsConfig) -> Vec<Arc<dyn Tool>> {
 ///
 /// # Errors
 /// [`RegisterError`] only if a built-in schema were invalid (a bug).
-pub fn executor(workdir: impl Into<PathBuf>, config: ToolsConfig) -> Result<LocalExecutor, RegisterError> {
+pub fn executor(
+    workdir: impl Into<PathBuf>,
+    config: ToolsConfig,
+) -> Result<LocalExecutor, RegisterError> {
     let mut executor = LocalExecutor::new(workdir);
     for tool in builtin(config) {
         executor.register(tool)?;
@@ -121,7 +127,11 @@ async fn blocking<T: Send + 'static>(
 }
 
 /// Asks `edit` for a workdir-relative path.
-async fn ask_edit(ctx: &CallContext, shown: &str, diff: Option<serde_json::Value>) -> Result<(), ToolError> {
+async fn ask_edit(
+    ctx: &CallContext,
+    shown: &str,
+    diff: Option<serde_json::Value>,
+) -> Result<(), ToolError> {
     let mut metadata = crate::tool::Metadata::new();
     metadata.insert("path".into(), shown.into());
     if let Some(diff) = diff {

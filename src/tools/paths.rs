@@ -48,10 +48,13 @@ pub fn resolve(workdir: &Path, raw: &str) -> Result<PathBuf, ToolError> {
             Ok(meta) if meta.file_type().is_symlink() => {
                 links += 1;
                 if links > MAX_SYMLINKS {
-                    return Err(ToolError::failed(format!("too many levels of symbolic links in {raw}")));
+                    return Err(ToolError::failed(format!(
+                        "too many levels of symbolic links in {raw}"
+                    )));
                 }
-                let target = std::fs::read_link(&candidate)
-                    .map_err(|e| ToolError::failed(format!("cannot read link {}: {e}", candidate.display())))?;
+                let target = std::fs::read_link(&candidate).map_err(|e| {
+                    ToolError::failed(format!("cannot read link {}: {e}", candidate.display()))
+                })?;
                 if target.is_absolute() {
                     resolved = PathBuf::from("/");
                 }
@@ -123,26 +126,36 @@ pub fn write_atomic(path: &Path, content: &[u8]) -> Result<(), ToolError> {
     let parent = path
         .parent()
         .ok_or_else(|| ToolError::failed(format!("{} has no parent directory", path.display())))?;
-    std::fs::create_dir_all(parent)
-        .map_err(|e| ToolError::failed(format!("cannot create directory {}: {e}", parent.display())))?;
+    std::fs::create_dir_all(parent).map_err(|e| {
+        ToolError::failed(format!("cannot create directory {}: {e}", parent.display()))
+    })?;
     let existing = std::fs::metadata(path).ok();
-    if let Some(meta) = &existing {
-        if !meta.is_file() {
-            return Err(ToolError::failed(format!("{} exists and is not a regular file", path.display())));
-        }
+    if let Some(meta) = &existing
+        && !meta.is_file()
+    {
+        return Err(ToolError::failed(format!(
+            "{} exists and is not a regular file",
+            path.display()
+        )));
     }
     let mut temp = tempfile::Builder::new()
         .prefix(".toolwire-")
         .tempfile_in(parent)
-        .map_err(|e| ToolError::failed(format!("cannot create a temporary file in {}: {e}", parent.display())))?;
+        .map_err(|e| {
+            ToolError::failed(format!(
+                "cannot create a temporary file in {}: {e}",
+                parent.display()
+            ))
+        })?;
     temp.write_all(content)
         .and_then(|()| temp.as_file().sync_data())
         .map_err(|e| ToolError::failed(format!("cannot write {}: {e}", path.display())))?;
     if let Some(meta) = existing {
         let _ = temp.as_file().set_permissions(meta.permissions());
     }
-    temp.persist(path)
-        .map_err(|e| ToolError::failed(format!("cannot replace {}: {}", path.display(), e.error)))?;
+    temp.persist(path).map_err(|e| {
+        ToolError::failed(format!("cannot replace {}: {}", path.display(), e.error))
+    })?;
     Ok(())
 }
 
@@ -171,7 +184,9 @@ pub fn require_regular_file(path: &Path, shown: &str) -> Result<std::fs::Metadat
     } else {
         "not a regular file"
     };
-    Err(ToolError::failed(format!("{shown} is {what}, not a regular file")))
+    Err(ToolError::failed(format!(
+        "{shown} is {what}, not a regular file"
+    )))
 }
 
 #[cfg(test)]
@@ -189,11 +204,26 @@ mod tests {
 
         assert_eq!(resolve(&work, "a.txt").expect("ok"), work.join("a.txt"));
         assert_eq!(resolve(&work, "sub/../b").expect("ok"), work.join("b"));
-        assert_eq!(resolve(&work, "../x").expect("ok"), work.parent().expect("parent").join("x"));
-        assert_eq!(resolve(&work, "etc-link/passwd").expect("ok"), PathBuf::from("/etc/passwd"));
-        assert_eq!(resolve(&work, "rel-link/new/file").expect("ok"), work.join("sub/new/file"));
-        assert_eq!(resolve(&work, "sub/up/escape").expect("ok"), work.parent().expect("parent").join("escape"));
-        assert!(!is_inside(&work, &resolve(&work, "sub/up/escape").expect("ok")));
+        assert_eq!(
+            resolve(&work, "../x").expect("ok"),
+            work.parent().expect("parent").join("x")
+        );
+        assert_eq!(
+            resolve(&work, "etc-link/passwd").expect("ok"),
+            PathBuf::from("/etc/passwd")
+        );
+        assert_eq!(
+            resolve(&work, "rel-link/new/file").expect("ok"),
+            work.join("sub/new/file")
+        );
+        assert_eq!(
+            resolve(&work, "sub/up/escape").expect("ok"),
+            work.parent().expect("parent").join("escape")
+        );
+        assert!(!is_inside(
+            &work,
+            &resolve(&work, "sub/up/escape").expect("ok")
+        ));
         assert!(is_inside(&work, &resolve(&work, "sub/./x").expect("ok")));
 
         std::os::unix::fs::symlink("loop", work.join("loop")).expect("symlink");

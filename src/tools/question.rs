@@ -46,11 +46,19 @@ impl TypedTool for Question {
             .enumerate()
             .map(|(i, q)| {
                 let answer = answers.get(i).map(|a| a.join(", ")).unwrap_or_default();
-                let answer = if answer.is_empty() { "(no answer)".to_owned() } else { answer };
+                let answer = if answer.is_empty() {
+                    "(no answer)".to_owned()
+                } else {
+                    answer
+                };
                 format!("\"{}\" = \"{answer}\"", q.question)
             })
             .collect();
-        Ok(ToolResponse::text(format!("The user answered:\n{}", lines.join("\n")))
-            .with_metadata("answers", serde_json::to_value(&answers).unwrap_or_default()))
+        Ok(
+            ToolResponse::text(format!("The user answered:\n{}", lines.join("\n"))).with_metadata(
+                "answers",
+                serde_json::to_value(&answers).unwrap_or_default(),
+            ),
+        )
     }
 }

@@ -45,9 +45,11 @@ impl TypedTool for Write {
         let target = path.clone();
         blocking(move || paths::write_atomic(&target, input.content.as_bytes())).await?;
         let verb = if existed { "Replaced" } else { "Created" };
-        Ok(ToolResponse::text(format!("{verb} {shown} ({bytes} bytes)"))
-            .with_title(shown)
-            .with_metadata("bytes", bytes)
-            .with_metadata("created", !existed))
+        Ok(
+            ToolResponse::text(format!("{verb} {shown} ({bytes} bytes)"))
+                .with_title(shown)
+                .with_metadata("bytes", bytes)
+                .with_metadata("created", !existed),
+        )
     }
 }

@@ -27,8 +27,8 @@ use super::Transport;
 use crate::context::QuestionAnswer;
 use crate::executor::CallError;
 use crate::protocol::{
-    Ack, BusEvent, ClientMessage, PROTOCOL_VERSION, PermissionAsk, PermissionReply, PermissionRule, QuestionAsk,
-    ResponseFrame, ServerMessage, feature,
+    Ack, BusEvent, ClientMessage, PROTOCOL_VERSION, PermissionAsk, PermissionReply, PermissionRule,
+    QuestionAsk, ResponseFrame, ServerMessage, feature,
 };
 use crate::tool::{ToolInfo, ToolRequest, ToolResponse};
 
@@ -209,7 +209,10 @@ impl Shared {
     }
 
     fn reason(&self) -> CallError {
-        self.close_reason.get().cloned().unwrap_or(CallError::Closed)
+        self.close_reason
+            .get()
+            .cloned()
+            .unwrap_or(CallError::Closed)
     }
 
     fn next_id(&self) -> String {
@@ -217,11 +220,15 @@ impl Shared {
     }
 
     async fn send(&self, message: &ClientMessage) -> Result<(), CallError> {
-        let text = serde_json::to_string(message).map_err(|e| CallError::Protocol(e.to_string()))?;
+        let text =
+            serde_json::to_string(message).map_err(|e| CallError::Protocol(e.to_string()))?;
         if self.closed.is_cancelled() {
             return Err(self.reason());
         }
-        self.outbox.send(Message::text(text)).await.map_err(|_| self.reason())
+        self.outbox
+            .send(Message::text(text))
+            .await
+            .map_err(|_| self.reason())
     }
 
     /// Sends a message with a fresh id and waits for the frame with that id.
@@ -295,7 +302,11 @@ impl WsTransport {
     /// # Errors
     /// [`ConnectError`] when the URL is bad, the server is unreachable, the
     /// token is refused, or the handshake does not finish in time.
-    pub async fn connect(url: &str, token: Option<&str>, config: WsConfig) -> Result<Self, ConnectError> {
+    pub async fn connect(
+        url: &str,
+        token: Option<&str>,
+        config: WsConfig,
+    ) -> Result<Self, ConnectError> {
         Self::connect_to(&Endpoint::Url(url.to_owned()), token, config).await
     }
 
@@ -303,22 +314,30 @@ impl WsTransport {
     ///
     /// # Errors
     /// As [`WsTransport::connect`].
-    pub async fn connect_to(endpoint: &Endpoint, token: Option<&str>, config: WsConfig) -> Result<Self, ConnectError> {
+    pub async fn connect_to(
+        endpoint: &Endpoint,
+        token: Option<&str>,
+        config: WsConfig,
+    ) -> Result<Self, ConnectError> {
         let url = match endpoint {
             Endpoint::Url(url) => url.clone(),
             Endpoint::Unix(_) => "ws://localhost/ws".to_owned(),
         };
-        let mut request = url.as_str().into_client_request().map_err(|e| ConnectError::InvalidUrl {
-            url: url.clone(),
-            reason: e.to_string(),
-        })?;
-        if let Some(token) = token {
-            let value = HeaderValue::from_str(&format!("Bearer {}", token.trim())).map_err(|_| {
-                ConnectError::InvalidUrl {
+        let mut request =
+            url.as_str()
+                .into_client_request()
+                .map_err(|e| ConnectError::InvalidUrl {
                     url: url.clone(),
-                    reason: "the token contains characters not allowed in a header".into(),
-                }
-            })?;
+                    reason: e.to_string(),
+                })?;
+        if let Some(token) = token {
+            let value =
+                HeaderValue::from_str(&format!("Bearer {}", token.trim())).map_err(|_| {
+                    ConnectError::InvalidUrl {
+                        url: url.clone(),
+                        reason: "the token contains characters not allowed in a header".into(),
+                    }
+                })?;
             request.headers_mut().insert("authorization", value);
         }
         let ws_config = WebSocketConfig::default()
@@ -328,23 +347,38 @@ impl WsTransport {
         let connecting = async {
             match endpoint {
                 Endpoint::Url(_) => {
-                    let (stream, _) =
-                        tokio_tungstenite::connect_async_with_config(request, Some(ws_config), true).await?;
+                    let (stream, _) = tokio_tungstenite::connect_async_with_config(
+                        request,
+                        Some(ws_config),
+                        true,
+                    )
+                    .await?;
                     Ok::<_, tungstenite::Error>(Self::start(stream, config))
                 }
                 Endpoint::Unix(path) => {
-                    let socket = tokio::net::UnixStream::connect(path).await.map_err(tungstenite::Error::Io)?;
-                    let (stream, _) = tokio_tungstenite::client_async_with_config(request, socket, Some(ws_config)).await?;
+                    let socket = tokio::net::UnixStream::connect(path)
+                        .await
+                        .map_err(tungstenite::Error::Io)?;
+                    let (stream, _) = tokio_tungstenite::client_async_with_config(
+                        request,
+                        socket,
+                        Some(ws_config),
+                    )
+                    .await?;
                     Ok(Self::start(stream, config))
                 }
             }
         };
         let transport = match tokio::time::timeout(limit, connecting).await {
             Err(_) => return Err(ConnectError::Timeout(limit)),
-            Ok(Err(tungstenite::Error::Http(response))) if response.status() == StatusCode::UNAUTHORIZED => {
+            Ok(Err(tungstenite::Error::Http(response)))
+                if response.status() == StatusCode::UNAUTHORIZED =>
+            {
                 return Err(ConnectError::Unauthorized);
             }
-            Ok(Err(tungstenite::Error::Http(response))) => return Err(ConnectError::Status(response.status().as_u16())),
+            Ok(Err(tungstenite::Error::Http(response))) => {
+                return Err(ConnectError::Status(response.status().as_u16()));
+            }
             Ok(Err(e)) => return Err(ConnectError::Io(e.to_string())),
             Ok(Ok(transport)) => transport,
         };
@@ -388,7 +422,11 @@ impl WsTransport {
                     Some(Ok(Message::Text(text))) => route(&reader_shared, text.as_str()),
                     Some(Ok(Message::Close(frame))) => {
                         break match frame {
-                            Some(f) => format!("the server closed the connection ({} {})", u16::from(f.code), f.reason),
+                            Some(f) => format!(
+                                "the server closed the connection ({} {})",
+                                u16::from(f.code),
+                                f.reason
+                            ),
                             None => "the server closed the connection".to_owned(),
                         };
                     }
@@ -434,9 +472,16 @@ impl WsTransport {
                 tracing::debug!("the server does not speak extensions: using the core protocol");
                 Vec::new()
             }
-            other => return Err(ConnectError::Io(format!("unexpected reply to hello: {other:?}"))),
+            other => {
+                return Err(ConnectError::Io(format!(
+                    "unexpected reply to hello: {other:?}"
+                )));
+            }
         };
-        let _ = self.shared.cancel_supported.set(self.features.iter().any(|f| f == feature::CANCEL));
+        let _ = self
+            .shared
+            .cancel_supported
+            .set(self.features.iter().any(|f| f == feature::CANCEL));
         Ok(self)
     }
 
@@ -461,7 +506,11 @@ impl WsTransport {
     ///
     /// # Errors
     /// As [`Transport::send`].
-    pub async fn send_with_timeout(&self, request: ToolRequest, timeout: Option<Duration>) -> Result<ToolResponse, CallError> {
+    pub async fn send_with_timeout(
+        &self,
+        request: ToolRequest,
+        timeout: Option<Duration>,
+    ) -> Result<ToolResponse, CallError> {
         let timeout_ms = timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX));
         let reply = self
             .shared
@@ -476,21 +525,36 @@ impl WsTransport {
             .await?;
         match reply {
             ServerMessage::Response(frame) => frame_result(frame),
-            other => Err(CallError::Protocol(format!("expected a response frame, got {other:?}"))),
+            other => Err(CallError::Protocol(format!(
+                "expected a response frame, got {other:?}"
+            ))),
         }
     }
 
     async fn control(&self, make: impl FnOnce(String) -> ClientMessage) -> Result<(), CallError> {
-        let reply = self.shared.round_trip(make, Some(self.shared.config.control_timeout)).await?;
+        let reply = self
+            .shared
+            .round_trip(make, Some(self.shared.config.control_timeout))
+            .await?;
         let ack = match reply {
-            ServerMessage::SetRules(ack) | ServerMessage::SetActiveTools(ack) | ServerMessage::PushAnswers(ack) => ack,
+            ServerMessage::SetRules(ack)
+            | ServerMessage::SetActiveTools(ack)
+            | ServerMessage::PushAnswers(ack) => ack,
             ServerMessage::Response(frame) => Ack {
                 id: frame.id,
                 error: frame.error,
             },
-            other => return Err(CallError::Protocol(format!("expected an ack, got {other:?}"))),
+            other => {
+                return Err(CallError::Protocol(format!(
+                    "expected an ack, got {other:?}"
+                )));
+            }
         };
-        if ack.error.is_empty() { Ok(()) } else { Err(CallError::Refused(ack.error)) }
+        if ack.error.is_empty() {
+            Ok(())
+        } else {
+            Err(CallError::Refused(ack.error))
+        }
     }
 }
 
@@ -596,32 +660,45 @@ fn answer_ask(shared: &Arc<Shared>, ask: AskKind) {
 #[async_trait]
 impl Transport for WsTransport {
     async fn send(&self, request: ToolRequest) -> Result<ToolResponse, CallError> {
-        self.send_with_timeout(request, self.shared.config.call_timeout).await
+        self.send_with_timeout(request, self.shared.config.call_timeout)
+            .await
     }
 
     async fn fetch_tools(&self) -> Result<Vec<ToolInfo>, CallError> {
         let reply = self
             .shared
-            .round_trip(|id| ClientMessage::Tools { id }, Some(self.shared.config.control_timeout))
+            .round_trip(
+                |id| ClientMessage::Tools { id },
+                Some(self.shared.config.control_timeout),
+            )
             .await?;
         match reply {
             ServerMessage::Tools { tools, .. } => Ok(tools),
-            ServerMessage::Response(frame) if !frame.error.is_empty() => Err(CallError::Refused(frame.error)),
-            other => Err(CallError::Protocol(format!("expected a tools frame, got {other:?}"))),
+            ServerMessage::Response(frame) if !frame.error.is_empty() => {
+                Err(CallError::Refused(frame.error))
+            }
+            other => Err(CallError::Protocol(format!(
+                "expected a tools frame, got {other:?}"
+            ))),
         }
     }
 
     async fn set_rules(&self, rules: Vec<PermissionRule>) -> Result<(), CallError> {
-        self.control(|id| ClientMessage::SetRules { id, rules }).await
-    }
-
-    async fn set_active_tools(&self, tools: Vec<String>) -> Result<(), CallError> {
-        self.control(|id| ClientMessage::SetActiveTools { id, active_tools: tools })
+        self.control(|id| ClientMessage::SetRules { id, rules })
             .await
     }
 
+    async fn set_active_tools(&self, tools: Vec<String>) -> Result<(), CallError> {
+        self.control(|id| ClientMessage::SetActiveTools {
+            id,
+            active_tools: tools,
+        })
+        .await
+    }
+
     async fn push_answers(&self, answers: Vec<Vec<String>>) -> Result<(), CallError> {
-        self.control(|id| ClientMessage::PushAnswers { id, answers }).await
+        self.control(|id| ClientMessage::PushAnswers { id, answers })
+            .await
     }
 
     async fn close(&self) {

@@ -14,12 +14,18 @@ use tokio::sync::oneshot;
 use toolwire::bus::PermissionRequest;
 use toolwire::context::SharedState;
 use toolwire::server::{Auth, ServerConfig, TokenDigest, ToolServer};
-use toolwire::{CallContext, LocalExecutor, ToolError, ToolResponse, TypedTool, WsConfig, WsTransport, typed};
+use toolwire::{
+    CallContext, LocalExecutor, ToolError, ToolResponse, TypedTool, WsConfig, WsTransport, typed,
+};
 
 pub const TOKEN: &str = "test-token-0123456789";
 
 /// Bounds every await in tests.
-pub async fn within<T>(limit: Duration, what: &str, fut: impl std::future::Future<Output = T>) -> T {
+pub async fn within<T>(
+    limit: Duration,
+    what: &str,
+    fut: impl std::future::Future<Output = T>,
+) -> T {
     tokio::time::timeout(limit, fut)
         .await
         .unwrap_or_else(|_| panic!("timed out after {limit:?} waiting for {what}"))
@@ -179,7 +185,9 @@ impl TestServer {
         let auth = Auth::Token(TokenDigest::of(TOKEN).expect("token"));
         let server = ToolServer::new(executor, auth, config);
         let shared = server.shared().clone();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(server.serve_tcp(listener, async {
@@ -201,9 +209,13 @@ impl TestServer {
     }
 
     pub async fn connect_with(&self, config: WsConfig) -> WsTransport {
-        within(Duration::from_secs(5), "connect", WsTransport::connect(&self.url, Some(TOKEN), config))
-            .await
-            .expect("connect")
+        within(
+            Duration::from_secs(5),
+            "connect",
+            WsTransport::connect(&self.url, Some(TOKEN), config),
+        )
+        .await
+        .expect("connect")
     }
 
     /// Starts shutdown; returns the serve task to await.
@@ -216,17 +228,23 @@ impl TestServer {
 }
 
 /// A raw WebSocket to the server (for protocol-level tests).
-pub type RawSocket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub type RawSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 pub async fn raw_connect(server: &TestServer) -> RawSocket {
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
     let mut request = server.url.as_str().into_client_request().expect("request");
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {TOKEN}").parse().expect("header"));
-    let (socket, _) = within(Duration::from_secs(5), "raw connect", tokio_tungstenite::connect_async(request))
-        .await
-        .expect("raw connect");
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {TOKEN}").parse().expect("header"),
+    );
+    let (socket, _) = within(
+        Duration::from_secs(5),
+        "raw connect",
+        tokio_tungstenite::connect_async(request),
+    )
+    .await
+    .expect("raw connect");
     socket
 }
 
@@ -234,7 +252,9 @@ pub async fn raw_connect(server: &TestServer) -> RawSocket {
 pub async fn send_text(socket: &mut RawSocket, text: &str) {
     use futures::SinkExt;
     socket
-        .send(tokio_tungstenite::tungstenite::Message::text(text.to_owned()))
+        .send(tokio_tungstenite::tungstenite::Message::text(
+            text.to_owned(),
+        ))
         .await
         .expect("send");
 }

@@ -36,11 +36,15 @@ impl InteractiveHandler for TerminalAsker {
     async fn permission(&self, ask: PermissionAsk) -> PermissionReply {
         let what = format!("{} {}", ask.permission, ask.patterns.join(", "));
         if self.auto {
-            println!("  ? permission asked: {what}\n    -> once (answered automatically: --yes or no terminal)");
+            println!(
+                "  ? permission asked: {what}\n    -> once (answered automatically: --yes or no terminal)"
+            );
             return PermissionReply::Once;
         }
         let always = ask.always.join(", ");
-        let answer = prompt(format!("  ? allow {what}?  [o]nce / [a]lways ({always}) / [r]eject: "));
+        let answer = prompt(format!(
+            "  ? allow {what}?  [o]nce / [a]lways ({always}) / [r]eject: "
+        ));
         match answer.as_str() {
             "a" | "always" => PermissionReply::Always,
             "o" | "once" | "y" | "yes" | "" => PermissionReply::Once,
@@ -51,14 +55,25 @@ impl InteractiveHandler for TerminalAsker {
     async fn questions(&self, ask: QuestionAsk) -> QuestionAnswer {
         let mut answers = Vec::new();
         for question in ask.questions {
-            let first = question.options.first().map(|o| o.label.clone()).unwrap_or_default();
+            let first = question
+                .options
+                .first()
+                .map(|o| o.label.clone())
+                .unwrap_or_default();
             if self.auto {
-                println!("  ? {} -> {first} (answered automatically)", question.question);
+                println!(
+                    "  ? {} -> {first} (answered automatically)",
+                    question.question
+                );
                 answers.push(vec![first]);
                 continue;
             }
             let options: Vec<&str> = question.options.iter().map(|o| o.label.as_str()).collect();
-            let answer = prompt(format!("  ? {} [{}]: ", question.question, options.join("/")));
+            let answer = prompt(format!(
+                "  ? {} [{}]: ",
+                question.question,
+                options.join("/")
+            ));
             answers.push(vec![if answer.is_empty() { first } else { answer }]);
         }
         QuestionAnswer::Answers(answers)

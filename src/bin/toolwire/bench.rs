@@ -24,7 +24,9 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use toolwire::docker::{DockerLauncher, ImageConfig, LaunchConfig, SandboxPool};
 use toolwire::protocol::ClientMessage;
-use toolwire::{Action, Executor, PermissionRule, RemoteExecutor, ToolRequest, WsConfig, WsTransport};
+use toolwire::{
+    Action, Executor, PermissionRule, RemoteExecutor, ToolRequest, WsConfig, WsTransport,
+};
 
 /// Options of `toolwire bench`.
 #[derive(Debug, clap::Args)]
@@ -74,7 +76,12 @@ fn spawn_ready(program: &PathBuf, args: &[&str]) -> anyhow::Result<(Child, Strin
     let child = Child(child);
     let mut line = String::new();
     std::io::BufReader::new(stdout).read_line(&mut line)?;
-    let addr = line.trim().rsplit(' ').next().unwrap_or_default().to_owned();
+    let addr = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
     if addr.is_empty() {
         bail!("{} printed no ready line", program.display());
     }
@@ -89,13 +96,15 @@ pub async fn echo_floor_server(listen: &str) -> anyhow::Result<()> {
         let (tcp, _) = listener.accept().await?;
         tcp.set_nodelay(true)?;
         tokio::spawn(async move {
-            let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else { return };
+            let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else {
+                return;
+            };
             let (mut sink, mut stream) = ws.split();
             while let Some(Ok(message)) = stream.next().await {
-                if let Message::Text(text) = message {
-                    if sink.send(Message::Text(text)).await.is_err() {
-                        return;
-                    }
+                if let Message::Text(text) = message
+                    && sink.send(Message::Text(text)).await.is_err()
+                {
+                    return;
                 }
             }
         });
@@ -115,7 +124,11 @@ fn median_ms(samples: &mut [Duration]) -> f64 {
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_owned))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(str::to_owned)
+        })
         .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
         .unwrap_or(0)
 }
@@ -134,7 +147,8 @@ fn echo_frame(id: u64) -> String {
     .unwrap_or_default()
 }
 
-type FloorSocket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type FloorSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn floor_latency(socket: &mut FloorSocket, n: usize) -> anyhow::Result<Vec<Duration>> {
     let mut samples = Vec::with_capacity(n);
@@ -158,9 +172,15 @@ async fn floor_rate(socket: FloorSocket, total: usize) -> anyhow::Result<f64> {
         let window = window.clone();
         tokio::spawn(async move {
             for i in 0..total {
-                let Ok(permit) = window.acquire().await else { break };
+                let Ok(permit) = window.acquire().await else {
+                    break;
+                };
                 permit.forget();
-                if sink.send(Message::text(echo_frame(i as u64))).await.is_err() {
+                if sink
+                    .send(Message::text(echo_frame(i as u64)))
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -189,7 +209,11 @@ async fn tool_latency(executor: &RemoteExecutor, n: usize) -> anyhow::Result<Vec
     Ok(samples)
 }
 
-async fn tool_rate(executor: Arc<RemoteExecutor>, total: usize, server_pid: u32) -> anyhow::Result<(f64, u64)> {
+async fn tool_rate(
+    executor: Arc<RemoteExecutor>,
+    total: usize,
+    server_pid: u32,
+) -> anyhow::Result<(f64, u64)> {
     let remaining = Arc::new(AtomicU64::new(total as u64));
     let peak = Arc::new(AtomicU64::new(0));
     let sampling = Arc::new(AtomicU64::new(1));
@@ -207,7 +231,10 @@ async fn tool_rate(executor: Arc<RemoteExecutor>, total: usize, server_pid: u32)
         .map(|_| {
             let (executor, remaining) = (executor.clone(), remaining.clone());
             tokio::spawn(async move {
-                while remaining.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok() {
+                while remaining
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                    .is_ok()
+                {
                     executor.execute(echo_request()).await?;
                 }
                 Ok::<_, toolwire::CallError>(())
@@ -220,7 +247,10 @@ async fn tool_rate(executor: Arc<RemoteExecutor>, total: usize, server_pid: u32)
     let elapsed = started.elapsed();
     sampling.store(0, Ordering::Relaxed);
     let _ = sampler.await;
-    Ok((total as f64 / elapsed.as_secs_f64(), peak.load(Ordering::Relaxed)))
+    Ok((
+        total as f64 / elapsed.as_secs_f64(),
+        peak.load(Ordering::Relaxed),
+    ))
 }
 
 async fn spawn_floor(n: usize) -> anyhow::Result<Vec<Duration>> {
@@ -244,7 +274,9 @@ async fn bash_tool(executor: &RemoteExecutor, n: usize) -> anyhow::Result<Vec<Du
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {
         let started = Instant::now();
-        let response = executor.execute(ToolRequest::new("bash", json!({"command": "true"}))).await?;
+        let response = executor
+            .execute(ToolRequest::new("bash", json!({"command": "true"})))
+            .await?;
         samples.push(started.elapsed());
         anyhow::ensure!(!response.is_error, "bash true failed: {}", response.output);
     }
@@ -256,7 +288,11 @@ async fn concurrent_sleeps(executor: Arc<RemoteExecutor>) -> anyhow::Result<f64>
     let calls: Vec<_> = (0..IN_FLIGHT)
         .map(|_| {
             let executor = executor.clone();
-            tokio::spawn(async move { executor.execute(ToolRequest::new("sleep", json!({"ms": 200}))).await })
+            tokio::spawn(async move {
+                executor
+                    .execute(ToolRequest::new("sleep", json!({"ms": 200})))
+                    .await
+            })
         })
         .collect();
     for call in calls {
@@ -280,39 +316,90 @@ async fn containers(launches: usize) -> anyhow::Result<(f64, f64, f64)> {
             image: Some(image.clone()),
             entrypoint: Some(vec!["true".into()]),
             cmd: Some(vec![]),
-            labels: Some([(toolwire::docker::LABEL_MANAGED.to_owned(), "true".to_owned()),
-                          (toolwire::docker::LABEL_OWNER.to_owned(), launcher.owner().to_owned())].into()),
-            host_config: Some(HostConfig { init: Some(true), ..HostConfig::default() }),
+            labels: Some(
+                [
+                    (
+                        toolwire::docker::LABEL_MANAGED.to_owned(),
+                        "true".to_owned(),
+                    ),
+                    (
+                        toolwire::docker::LABEL_OWNER.to_owned(),
+                        launcher.owner().to_owned(),
+                    ),
+                ]
+                .into(),
+            ),
+            host_config: Some(HostConfig {
+                init: Some(true),
+                ..HostConfig::default()
+            }),
             ..ContainerCreateBody::default()
         };
-        let id = docker.create_container(None::<CreateContainerOptions>, body).await?.id;
-        docker.start_container(&id, None::<bollard::query_parameters::StartContainerOptions>).await?;
-        let _ = docker.wait_container(&id, None::<WaitContainerOptions>).next().await;
+        let id = docker
+            .create_container(None::<CreateContainerOptions>, body)
+            .await?
+            .id;
+        docker
+            .start_container(
+                &id,
+                None::<bollard::query_parameters::StartContainerOptions>,
+            )
+            .await?;
+        let _ = docker
+            .wait_container(&id, None::<WaitContainerOptions>)
+            .next()
+            .await;
         floor.push(started.elapsed());
         let _ = docker
-            .remove_container(&id, Some(bollard::query_parameters::RemoveContainerOptions { force: true, v: true, ..Default::default() }))
+            .remove_container(
+                &id,
+                Some(bollard::query_parameters::RemoveContainerOptions {
+                    force: true,
+                    v: true,
+                    ..Default::default()
+                }),
+            )
             .await;
     }
     let mut cold = Vec::new();
     for _ in 0..launches {
         let started = Instant::now();
-        let sandbox = launcher.launch(LaunchConfig::default().session("bench")).await?;
-        sandbox.executor().execute(ToolRequest::new("ls", json!({}))).await?;
+        let sandbox = launcher
+            .launch(LaunchConfig::default().session("bench"))
+            .await?;
+        sandbox
+            .executor()
+            .execute(ToolRequest::new("ls", json!({})))
+            .await?;
         cold.push(started.elapsed());
         sandbox.shutdown().await?;
     }
-    let pool = SandboxPool::new(launcher.clone(), LaunchConfig::default().session("bench-pool"), 1);
+    let pool = SandboxPool::new(
+        launcher.clone(),
+        LaunchConfig::default().session("bench-pool"),
+        1,
+    );
     let mut acquire = Vec::new();
     for _ in 0..launches {
-        anyhow::ensure!(pool.wait_warm(1, Duration::from_secs(60)).await, "the pool did not warm up");
+        anyhow::ensure!(
+            pool.wait_warm(1, Duration::from_secs(60)).await,
+            "the pool did not warm up"
+        );
         let started = Instant::now();
         let sandbox = pool.acquire().await?;
-        sandbox.executor().execute(ToolRequest::new("ls", json!({}))).await?;
+        sandbox
+            .executor()
+            .execute(ToolRequest::new("ls", json!({})))
+            .await?;
         acquire.push(started.elapsed());
         sandbox.shutdown().await?;
     }
     pool.shutdown().await;
-    Ok((median_ms(&mut floor), median_ms(&mut cold), median_ms(&mut acquire)))
+    Ok((
+        median_ms(&mut floor),
+        median_ms(&mut cold),
+        median_ms(&mut acquire),
+    ))
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
@@ -327,18 +414,28 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let (server_child, server_addr) = spawn_ready(
         &server_binary,
         &[
-            "--listen", "127.0.0.1:0",
-            "--workdir", workdir.to_str().context("utf-8 path")?,
-            "--token-file", token_file.to_str().context("utf-8 path")?,
+            "--listen",
+            "127.0.0.1:0",
+            "--workdir",
+            workdir.to_str().context("utf-8 path")?,
+            "--token-file",
+            token_file.to_str().context("utf-8 path")?,
             "--bench-tools",
         ],
     )?;
     let server_pid = server_child.0.id();
 
     let (mut floor, _) = tokio_tungstenite::connect_async(format!("ws://{floor_addr}/")).await?;
-    let transport = WsTransport::connect(&format!("ws://{server_addr}/ws"), Some(&token), WsConfig::default()).await?;
+    let transport = WsTransport::connect(
+        &format!("ws://{server_addr}/ws"),
+        Some(&token),
+        WsConfig::default(),
+    )
+    .await?;
     let executor = Arc::new(RemoteExecutor::new(Arc::new(transport)));
-    executor.set_rules(vec![PermissionRule::new("*", "*", Action::Allow)]).await?;
+    executor
+        .set_rules(vec![PermissionRule::new("*", "*", Action::Allow)])
+        .await?;
     let server_rss_idle_kib = rss_kib(server_pid);
 
     // Warm both paths up, then interleave the measurements in rounds so that
@@ -357,7 +454,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let echo_p99_us = percentile(&mut echo_samples, 0.99);
 
     let floor_echo_rps = floor_rate(floor, args.rps_calls).await?;
-    let (echo_rps, server_rss_loaded_kib) = tool_rate(executor.clone(), args.rps_calls, server_pid).await?;
+    let (echo_rps, server_rss_loaded_kib) =
+        tool_rate(executor.clone(), args.rps_calls, server_pid).await?;
 
     spawn_floor(30).await?;
     bash_tool(&executor, 30).await?;
@@ -427,18 +525,74 @@ fn print_table(report: &Value) {
         Some(v) => format!("{v:.1}"),
         None => "n/a".to_owned(),
     };
-    println!("{:<34} {:>12} {:>12} {:>10}  target", "measure", "floor", "toolwire", "ratio");
+    println!(
+        "{:<34} {:>12} {:>12} {:>10}  target",
+        "measure", "floor", "toolwire", "ratio"
+    );
     let rows = [
-        ("echo p50 (us)", "floor_echo_p50_us", "echo_p50_us", "echo_p50_ratio", "ratio <= 1.3"),
-        ("echo p99 (us)", "floor_echo_p99_us", "echo_p99_us", "echo_p99_ratio", ""),
-        ("echo rate, 64 in flight (calls/s)", "floor_echo_rps", "echo_rps", "echo_rps_ratio", "ratio >= 0.75"),
+        (
+            "echo p50 (us)",
+            "floor_echo_p50_us",
+            "echo_p50_us",
+            "echo_p50_ratio",
+            "ratio <= 1.3",
+        ),
+        (
+            "echo p99 (us)",
+            "floor_echo_p99_us",
+            "echo_p99_us",
+            "echo_p99_ratio",
+            "",
+        ),
+        (
+            "echo rate, 64 in flight (calls/s)",
+            "floor_echo_rps",
+            "echo_rps",
+            "echo_rps_ratio",
+            "ratio >= 0.75",
+        ),
     ];
     for (name, floor, ours, ratio, target) in rows {
-        println!("{name:<34} {:>12} {:>12} {:>10}  {target}", f(floor), f(ours), format!("{:.2}", report[ratio].as_f64().unwrap_or(0.0)));
+        println!(
+            "{name:<34} {:>12} {:>12} {:>10}  {target}",
+            f(floor),
+            f(ours),
+            format!("{:.2}", report[ratio].as_f64().unwrap_or(0.0))
+        );
     }
-    println!("{:<34} {:>12} {:>12} {:>10}  overhead <= 300 us", "bash true p50 (us)", f("spawn_p50_us"), f("bash_true_p50_us"), f("bash_overhead_us"));
-    println!("{:<34} {:>12} {:>12} {:>10}  <= 300 ms", "64 x 200 ms calls, wall (ms)", "200.0", f("concurrent_64x200ms_wall_ms"), "");
-    println!("{:<34} {:>12} {:>12} {:>10}  overhead <= 150 ms", "container start (ms)", f("container_floor_ms"), f("cold_start_ms"), f("cold_start_overhead_ms"));
-    println!("{:<34} {:>12} {:>12} {:>10}  <= 5 ms", "pool acquire + first call (ms)", "", f("pool_acquire_ms"), "");
-    println!("{:<34} {:>12} {:>12} {:>10}  idle <= 10240", "server RSS idle / loaded (KiB)", f("server_rss_idle_kib"), f("server_rss_loaded_kib"), "");
+    println!(
+        "{:<34} {:>12} {:>12} {:>10}  overhead <= 300 us",
+        "bash true p50 (us)",
+        f("spawn_p50_us"),
+        f("bash_true_p50_us"),
+        f("bash_overhead_us")
+    );
+    println!(
+        "{:<34} {:>12} {:>12} {:>10}  <= 300 ms",
+        "64 x 200 ms calls, wall (ms)",
+        "200.0",
+        f("concurrent_64x200ms_wall_ms"),
+        ""
+    );
+    println!(
+        "{:<34} {:>12} {:>12} {:>10}  overhead <= 150 ms",
+        "container start (ms)",
+        f("container_floor_ms"),
+        f("cold_start_ms"),
+        f("cold_start_overhead_ms")
+    );
+    println!(
+        "{:<34} {:>12} {:>12} {:>10}  <= 5 ms",
+        "pool acquire + first call (ms)",
+        "",
+        f("pool_acquire_ms"),
+        ""
+    );
+    println!(
+        "{:<34} {:>12} {:>12} {:>10}  idle <= 10240",
+        "server RSS idle / loaded (KiB)",
+        f("server_rss_idle_kib"),
+        f("server_rss_loaded_kib"),
+        ""
+    );
 }

@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use toolwire::docker::LaunchConfig;
-use toolwire::{Action, CallError, Executor, PermissionRule, RemoteExecutor, ToolRequest, ToolResponse, WsConfig};
+use toolwire::{
+    Action, CallError, Executor, PermissionRule, RemoteExecutor, ToolRequest, ToolResponse,
+    WsConfig,
+};
 
 use crate::ask::TerminalAsker;
 use crate::local::{LocalSandbox, warn_not_isolated};
@@ -40,7 +43,9 @@ pub async fn run(yes: bool) -> anyhow::Result<()> {
             let tag = crate::ensure_image(&launcher).await?;
             println!("==> sandbox image {tag} ready ({})", ms(started.elapsed()));
             let started = Instant::now();
-            let sandbox = launcher.launch(LaunchConfig::default().session("demo").transport(transport)).await?;
+            let sandbox = launcher
+                .launch(LaunchConfig::default().session("demo").transport(transport))
+                .await?;
             println!(
                 "==> sandbox {} launched and connected in {} (hardened: no capabilities, read-only root, uid 1000, port on 127.0.0.1 only)",
                 sandbox.name(),
@@ -66,7 +71,12 @@ pub async fn run(yes: bool) -> anyhow::Result<()> {
 }
 
 async fn session(executor: &RemoteExecutor) -> anyhow::Result<()> {
-    let tools: Vec<String> = executor.tools().await?.into_iter().map(|t| t.name).collect();
+    let tools: Vec<String> = executor
+        .tools()
+        .await?
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
     println!("==> tools: {}", tools.join(", "));
     executor
         .set_rules(vec![
@@ -77,9 +87,27 @@ async fn session(executor: &RemoteExecutor) -> anyhow::Result<()> {
         .await?;
     println!("==> rules: edit allowed, `python3 *` allowed, `rm *` denied, anything else asks\n");
 
-    step(executor, "write", json!({"path": "stats.py", "content": PROGRAM}), "write stats.py").await?;
-    step(executor, "bash", json!({"command": "python3 stats.py", "description": "run the program"}), "run it").await?;
-    step(executor, "grep", json!({"pattern": "def \\w+", "include": "*.py"}), "find its functions").await?;
+    step(
+        executor,
+        "write",
+        json!({"path": "stats.py", "content": PROGRAM}),
+        "write stats.py",
+    )
+    .await?;
+    step(
+        executor,
+        "bash",
+        json!({"command": "python3 stats.py", "description": "run the program"}),
+        "run it",
+    )
+    .await?;
+    step(
+        executor,
+        "grep",
+        json!({"pattern": "def \\w+", "include": "*.py"}),
+        "find its functions",
+    )
+    .await?;
     step(
         executor,
         "edit",
@@ -88,8 +116,20 @@ async fn session(executor: &RemoteExecutor) -> anyhow::Result<()> {
         "add a standard deviation",
     )
     .await?;
-    step(executor, "bash", json!({"command": "python3 stats.py"}), "run it again").await?;
-    step(executor, "bash", json!({"command": "rm -rf /workspace"}), "a denied command").await?;
+    step(
+        executor,
+        "bash",
+        json!({"command": "python3 stats.py"}),
+        "run it again",
+    )
+    .await?;
+    step(
+        executor,
+        "bash",
+        json!({"command": "rm -rf /workspace"}),
+        "a denied command",
+    )
+    .await?;
     step(
         executor,
         "bash",
@@ -101,7 +141,12 @@ async fn session(executor: &RemoteExecutor) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn step(executor: &RemoteExecutor, tool: &str, input: Value, what: &str) -> anyhow::Result<ToolResponse> {
+async fn step(
+    executor: &RemoteExecutor,
+    tool: &str,
+    input: Value,
+    what: &str,
+) -> anyhow::Result<ToolResponse> {
     println!("--> [{tool}] {what}");
     let started = Instant::now();
     let result = executor.execute(ToolRequest::new(tool, input)).await;
@@ -109,7 +154,12 @@ async fn step(executor: &RemoteExecutor, tool: &str, input: Value, what: &str) -
     let response = match result {
         Ok(response) => response,
         Err(CallError::PermissionNeeded(needed)) => {
-            println!("    suspended: permission `{}` needed for {:?} ({})", needed.permission, needed.patterns, ms(elapsed));
+            println!(
+                "    suspended: permission `{}` needed for {:?} ({})",
+                needed.permission,
+                needed.patterns,
+                ms(elapsed)
+            );
             return Ok(ToolResponse::refused("suspended"));
         }
         Err(e) => return Err(e.into()),

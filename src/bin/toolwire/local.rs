@@ -30,7 +30,11 @@ impl LocalSandbox {
         let workdir = dir.path().canonicalize()?;
         let token = uuid::Uuid::new_v4().simple().to_string();
         let executor = tools::executor(&workdir, ToolsConfig::default())?;
-        let server = ToolServer::new(executor, Auth::Token(TokenDigest::of(&token)?), ServerConfig::default());
+        let server = ToolServer::new(
+            executor,
+            Auth::Token(TokenDigest::of(&token)?),
+            ServerConfig::default(),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let url = format!("ws://{}/ws", listener.local_addr()?);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

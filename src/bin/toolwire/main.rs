@@ -80,29 +80,51 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         match cli.command {
             Command::Demo { yes } => demo::run(yes).await,
-            Command::Image { command: ImageCommand::Build } => {
+            Command::Image {
+                command: ImageCommand::Build,
+            } => {
                 let launcher = connect().await?;
                 let tag = ensure_image(&launcher).await?;
                 println!("{tag}");
                 Ok(())
             }
-            Command::Run { tool, input, allow_all } => run_one(&tool, &input, allow_all).await,
+            Command::Run {
+                tool,
+                input,
+                allow_all,
+            } => run_one(&tool, &input, allow_all).await,
             Command::Ps => {
                 let launcher = connect().await?;
                 let sandboxes = launcher.list().await?;
-                println!("{:<14} {:<40} {:<10} {:<12} OWNER", "ID", "NAME", "STATE", "SESSION");
+                println!(
+                    "{:<14} {:<40} {:<10} {:<12} OWNER",
+                    "ID", "NAME", "STATE", "SESSION"
+                );
                 for s in sandboxes {
-                    println!("{:<14} {:<40} {:<10} {:<12} {}", &s.id[..12.min(s.id.len())], s.name, s.state, s.session, s.owner);
+                    println!(
+                        "{:<14} {:<40} {:<10} {:<12} {}",
+                        &s.id[..12.min(s.id.len())],
+                        s.name,
+                        s.state,
+                        s.session,
+                        s.owner
+                    );
                 }
                 Ok(())
             }
             Command::Reap { all } => {
                 let launcher = connect().await?;
-                let removed = if all { launcher.remove_all().await? } else { launcher.reap().await? };
+                let removed = if all {
+                    launcher.remove_all().await?
+                } else {
+                    launcher.reap().await?
+                };
                 println!("removed {removed} container(s)");
                 Ok(())
             }
@@ -120,7 +142,10 @@ async fn connect() -> anyhow::Result<DockerLauncher> {
 /// Ensures the image, showing progress on a spinner.
 async fn ensure_image(launcher: &DockerLauncher) -> anyhow::Result<String> {
     let spinner = ProgressBar::new_spinner();
-    spinner.set_style(ProgressStyle::with_template("{spinner} {elapsed:>4} {wide_msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    spinner.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed:>4} {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
     spinner.enable_steady_tick(Duration::from_millis(120));
     spinner.set_message("checking the sandbox image");
     let progress = {
@@ -133,18 +158,25 @@ async fn ensure_image(launcher: &DockerLauncher) -> anyhow::Result<String> {
 }
 
 async fn run_one(tool: &str, input: &str, allow_all: bool) -> anyhow::Result<()> {
-    let input: serde_json::Value = serde_json::from_str(input).context("the input is not valid JSON")?;
+    let input: serde_json::Value =
+        serde_json::from_str(input).context("the input is not valid JSON")?;
     let transport = WsConfig::default().interactive(Arc::new(ask::TerminalAsker::new(false)));
     let request = ToolRequest::new(tool, input);
     let rules = if allow_all {
-        vec![toolwire::PermissionRule::new("*", "*", toolwire::Action::Allow)]
+        vec![toolwire::PermissionRule::new(
+            "*",
+            "*",
+            toolwire::Action::Allow,
+        )]
     } else {
         Vec::new()
     };
     let response = match connect().await {
         Ok(launcher) => {
             ensure_image(&launcher).await?;
-            let sandbox = launcher.launch(LaunchConfig::default().session("run").transport(transport)).await?;
+            let sandbox = launcher
+                .launch(LaunchConfig::default().session("run").transport(transport))
+                .await?;
             sandbox.executor().set_rules(rules).await?;
             let response = sandbox.executor().execute(request).await;
             sandbox.shutdown().await?;
