@@ -160,7 +160,7 @@ impl CallContext {
     /// [`ToolError::Cancelled`] when the call is cancelled while waiting.
     pub async fn ask_permission(&self, request: PermissionRequest) -> Result<(), ToolError> {
         let decision = self.shared.permissions.decide(&request);
-        self.shared.bus.publish(BusEvent::PermissionAsked {
+        self.shared.bus.publish_with(|| BusEvent::PermissionAsked {
             tool_call_id: self.tool_call_id.clone(),
             permission: request.permission.clone(),
             patterns: request.patterns.clone(),
@@ -193,11 +193,13 @@ impl CallContext {
             reply = asker.ask_permission(&self.tool_call_id, &request) => reply,
             () = self.cancel.cancelled() => return Err(ToolError::Cancelled),
         };
-        self.shared.bus.publish(BusEvent::PermissionReplied {
-            tool_call_id: self.tool_call_id.clone(),
-            permission: request.permission.clone(),
-            response: reply.unwrap_or(PermissionReply::Reject),
-        });
+        self.shared
+            .bus
+            .publish_with(|| BusEvent::PermissionReplied {
+                tool_call_id: self.tool_call_id.clone(),
+                permission: request.permission.clone(),
+                response: reply.unwrap_or(PermissionReply::Reject),
+            });
         match reply {
             Some(PermissionReply::Once) => Ok(()),
             Some(PermissionReply::Always) => {
@@ -235,7 +237,7 @@ impl CallContext {
         &self,
         questions: Vec<QuestionInfo>,
     ) -> Result<Vec<Vec<String>>, ToolError> {
-        self.shared.bus.publish(BusEvent::QuestionAsked {
+        self.shared.bus.publish_with(|| BusEvent::QuestionAsked {
             tool_call_id: self.tool_call_id.clone(),
             questions: questions.clone(),
         });
@@ -263,7 +265,7 @@ impl CallContext {
                 tool_call_id: self.tool_call_id.clone(),
             }));
         };
-        self.shared.bus.publish(BusEvent::QuestionReplied {
+        self.shared.bus.publish_with(|| BusEvent::QuestionReplied {
             tool_call_id: self.tool_call_id.clone(),
             answers: answers.clone(),
         });

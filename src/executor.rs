@@ -291,6 +291,9 @@ impl LocalExecutor {
 
 /// The first schema violation, naming the offending field.
 fn input_problem(validator: &jsonschema::Validator, input: &serde_json::Value) -> Option<String> {
+    if validator.is_valid(input) {
+        return None;
+    }
     let error = validator.iter_errors(input).next()?;
     let path = error.instance_path.to_string();
     Some(if path.is_empty() {

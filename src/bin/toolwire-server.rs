@@ -60,7 +60,11 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let auth = auth_from(&args)?;
-    tokio::runtime::Builder::new_multi_thread()
+    // One thread: the sandbox gets one CPU by default, and on one thread the
+    // hand-offs between a session's reader, its calls and its writer are
+    // plain queue pushes instead of cross-thread wake-ups. Blocking file work
+    // still runs on tokio's blocking pool.
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?

@@ -44,6 +44,14 @@ impl Bus {
         let _ = self.sender.send(event);
     }
 
+    /// Publishes the event `make` builds, building it only when someone
+    /// listens (the hot path pays nothing when nobody subscribed).
+    pub fn publish_with(&self, make: impl FnOnce() -> BusEvent) {
+        if self.sender.receiver_count() > 0 {
+            self.publish(make());
+        }
+    }
+
     /// A receiver of every event published from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<BusEvent> {
         self.sender.subscribe()

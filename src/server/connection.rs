@@ -132,19 +132,27 @@ pub(super) async fn run(socket: WebSocket, server: Arc<Inner>) {
     let (mut sink, mut stream) = socket.split();
     let (outbox, mut outgoing) = mpsc::channel::<Outgoing>(OUTBOX);
     let writer = tokio::spawn(async move {
-        while let Some(item) = outgoing.recv().await {
-            let result = match item {
-                Outgoing::Frame(text) => sink.send(Message::Text(text.into())).await,
-                Outgoing::Close(code, reason) => {
-                    let frame = CloseFrame {
-                        code,
-                        reason: reason.into(),
-                    };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
-                    break;
+        // Everything queued is written with one flush: under load many
+        // frames share a syscall, when idle each frame goes out at once.
+        let mut batch = Vec::new();
+        'writing: while outgoing.recv_many(&mut batch, 256).await > 0 {
+            for item in batch.drain(..) {
+                let result = match item {
+                    Outgoing::Frame(text) => sink.feed(Message::Text(text.into())).await,
+                    Outgoing::Close(code, reason) => {
+                        let frame = CloseFrame {
+                            code,
+                            reason: reason.into(),
+                        };
+                        let _ = sink.send(Message::Close(Some(frame))).await;
+                        break 'writing;
+                    }
+                };
+                if result.is_err() {
+                    break 'writing;
                 }
-            };
-            if result.is_err() {
+            }
+            if sink.flush().await.is_err() {
                 break;
             }
         }
@@ -482,7 +490,7 @@ async fn run_call(
     let server = session.server.clone();
     let started = Instant::now();
     let shared = server.executor.shared();
-    shared.bus.publish(BusEvent::ToolStarted {
+    shared.bus.publish_with(|| BusEvent::ToolStarted {
         tool_call_id: request.tool_call_id.clone(),
         tool: request.tool_name.clone(),
         session_id: request.session_id.clone(),
@@ -515,9 +523,15 @@ async fn run_call(
         }
         () = cancel.cancelled() => stopped(&mut run, &reason, server.config.cancel_grace).await,
     };
+    // A tool that noticed the cancellation first ends with an error of its
+    // own; the client is told why the call was stopped instead.
+    let outcome = match outcome {
+        Outcome::Error(_) if cancel.is_cancelled() => stop_outcome(&reason),
+        other => other,
+    };
     // Free the id before answering, so a client may reuse it once it has the answer.
     session.calls.remove(&id);
-    shared.bus.publish(BusEvent::ToolCompleted {
+    shared.bus.publish_with(|| BusEvent::ToolCompleted {
         tool_call_id: request.tool_call_id.clone(),
         tool: request.tool_name.clone(),
         outcome: outcome.label().to_owned(),
@@ -544,6 +558,11 @@ where
     F: std::future::Future<Output = Outcome>,
 {
     let _ = tokio::time::timeout(grace, run.as_mut()).await;
+    stop_outcome(reason)
+}
+
+/// The answer for a call whose token fired, saying why.
+fn stop_outcome(reason: &RwLock<Option<StopReason>>) -> Outcome {
     let reason = reason
         .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -142,7 +142,7 @@ impl TypedTool for Bash {
                 .min(self.config.bash_max_timeout_ms),
         );
         let started = Instant::now();
-        let mut command = tokio::process::Command::new("bash");
+        let mut command = tokio::process::Command::new(&self.config.shell);
         command
             .arg("-c")
             .arg(&input.command)

@@ -38,6 +38,11 @@ pub struct ToolsConfig {
     pub bash_max_timeout_ms: u64,
     /// After the shell exits, how long its pipes may still drain. Default 100 ms.
     pub pipe_drain: Duration,
+    /// The shell, as an absolute path. Default: `bash` looked up once in the
+    /// default PATH. (A bare name with a custom PATH makes std fall back from
+    /// posix_spawn to fork + exec, which copies the server's page tables on
+    /// every call.)
+    pub shell: PathBuf,
     /// The whole environment of bash commands. Default: a fixed PATH, HOME
     /// (/tmp), LANG=C.UTF-8 and TERM=dumb; nothing of the server's.
     pub env: Vec<(String, String)>,
@@ -53,23 +58,23 @@ pub struct ToolsConfig {
 
 impl Default for ToolsConfig {
     fn default() -> Self {
+        let path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+        let env = [
+            ("PATH", path),
+            ("HOME", "/tmp"),
+            ("LANG", "C.UTF-8"),
+            ("TERM", "dumb"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
         Self {
             output_cap_bytes: 50 * 1024,
             bash_default_timeout_ms: 120_000,
             bash_max_timeout_ms: 600_000,
             pipe_drain: Duration::from_millis(100),
-            env: [
-                (
-                    "PATH",
-                    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                ),
-                ("HOME", "/tmp"),
-                ("LANG", "C.UTF-8"),
-                ("TERM", "dumb"),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect(),
+            shell: find_in_path("bash", path).unwrap_or_else(|| PathBuf::from("/bin/bash")),
+            env,
             read_default_lines: 2000,
             read_max_line_bytes: 2000,
             max_results: 1000,
@@ -85,6 +90,18 @@ impl ToolsConfig {
         self.output_cap_bytes = bytes;
         self
     }
+}
+
+/// The first executable file called `name` in the `:`-separated `path`.
+pub fn find_in_path(name: &str, path: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    path.split(':')
+        .map(|dir| Path::new(dir).join(name))
+        .find(|candidate| {
+            candidate
+                .metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// Every built-in tool.

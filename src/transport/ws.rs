@@ -402,14 +402,24 @@ impl WsTransport {
         });
         let writer_closed = shared.closed.clone();
         let writer = tokio::spawn(async move {
-            loop {
-                let message = tokio::select! {
-                    message = outgoing.recv() => message,
-                    () = writer_closed.cancelled() => None,
+            // Everything queued goes out with one flush.
+            let mut batch = Vec::new();
+            'writing: loop {
+                let received = tokio::select! {
+                    n = outgoing.recv_many(&mut batch, 256) => n,
+                    () = writer_closed.cancelled() => 0,
                 };
-                let Some(message) = message else { break };
-                let is_close = matches!(message, Message::Close(_));
-                if sink.send(message).await.is_err() || is_close {
+                if received == 0 {
+                    break;
+                }
+                for message in batch.drain(..) {
+                    let is_close = matches!(message, Message::Close(_));
+                    if sink.feed(message).await.is_err() || is_close {
+                        let _ = sink.flush().await;
+                        break 'writing;
+                    }
+                }
+                if sink.flush().await.is_err() {
                     break;
                 }
             }
