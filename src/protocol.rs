@@ -14,6 +14,12 @@ use serde_json::Value;
 
 use crate::tool::{Metadata, ToolInfo, ToolRequest, ToolResponse};
 
+/// WebSocket read buffer of both ends. tungstenite zeroes the free part of
+/// its read buffer before every socket read; its 128 KiB default made that
+/// memset ~80% of the server's instructions per small call. Larger messages
+/// are simply read in several reads.
+pub const READ_BUFFER_BYTES: usize = 8 * 1024;
+
 /// Version of the extension protocol this crate speaks (sent in `hello`).
 pub const PROTOCOL_VERSION: u32 = 1;
 

@@ -301,6 +301,7 @@ async fn upgrade(
     upgrade
         .max_message_size(max)
         .max_frame_size(max)
+        .read_buffer_size(crate::protocol::READ_BUFFER_BYTES)
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
         .on_upgrade(move |socket| async move {
             connection::run(socket, inner).await;

@@ -341,6 +341,7 @@ impl WsTransport {
             request.headers_mut().insert("authorization", value);
         }
         let ws_config = WebSocketConfig::default()
+            .read_buffer_size(crate::protocol::READ_BUFFER_BYTES)
             .max_message_size(Some(config.max_message_bytes))
             .max_frame_size(Some(config.max_message_bytes));
         let limit = config.connect_timeout;

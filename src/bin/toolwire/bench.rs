@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use toolwire::docker::{DockerLauncher, ImageConfig, LaunchConfig, SandboxPool};
@@ -100,15 +100,33 @@ pub async fn echo_floor_server(listen: &str) -> anyhow::Result<()> {
                 return;
             };
             let (mut sink, mut stream) = ws.split();
+            // Echo everything already received, then flush once: the best a
+            // raw echo can do (toolwire's writers batch the same way).
             while let Some(Ok(message)) = stream.next().await {
-                if let Message::Text(text) = message
-                    && sink.send(Message::Text(text)).await.is_err()
-                {
+                let mut pending = Some(message);
+                while let Some(message) = pending.take() {
+                    if let Message::Text(text) = message
+                        && sink.feed(Message::Text(text)).await.is_err()
+                    {
+                        return;
+                    }
+                    if let Some(Some(Ok(next))) = stream.next().now_or_never() {
+                        pending = Some(next);
+                    }
+                }
+                if sink.flush().await.is_err() {
                     return;
                 }
             }
         });
     }
+}
+
+/// The floor uses the same WebSocket tuning as toolwire, so it stays the
+/// best a raw echo can do.
+fn floor_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
+    tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(toolwire::protocol::READ_BUFFER_BYTES)
 }
 
 fn percentile(samples: &mut [Duration], p: f64) -> f64 {
@@ -171,16 +189,36 @@ async fn floor_rate(socket: FloorSocket, total: usize) -> anyhow::Result<f64> {
     let writer = {
         let window = window.clone();
         tokio::spawn(async move {
-            for i in 0..total {
+            // Send as many frames as the window allows, then flush once.
+            let mut i = 0;
+            while i < total {
                 let Ok(permit) = window.acquire().await else {
                     break;
                 };
                 permit.forget();
                 if sink
-                    .send(Message::text(echo_frame(i as u64)))
+                    .feed(Message::text(echo_frame(i as u64)))
                     .await
                     .is_err()
                 {
+                    break;
+                }
+                i += 1;
+                while i < total {
+                    let Ok(permit) = window.try_acquire() else {
+                        break;
+                    };
+                    permit.forget();
+                    if sink
+                        .feed(Message::text(echo_frame(i as u64)))
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                    i += 1;
+                }
+                if sink.flush().await.is_err() {
                     break;
                 }
             }
@@ -425,7 +463,12 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     )?;
     let server_pid = server_child.0.id();
 
-    let (mut floor, _) = tokio_tungstenite::connect_async(format!("ws://{floor_addr}/")).await?;
+    let (mut floor, _) = tokio_tungstenite::connect_async_with_config(
+        format!("ws://{floor_addr}/"),
+        Some(floor_config()),
+        true,
+    )
+    .await?;
     let transport = WsTransport::connect(
         &format!("ws://{server_addr}/ws"),
         Some(&token),
