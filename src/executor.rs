@@ -258,8 +258,9 @@ impl LocalExecutor {
     }
 
     /// Runs `request` with `ctx`: unknown tool and invalid input are answered
-    /// without running anything; a panic becomes an error response.
-    pub async fn run(&self, request: &ToolRequest, ctx: CallContext) -> Outcome {
+    /// without running anything; a panic becomes an error response. Takes the
+    /// request by value so the input reaches the tool without a copy.
+    pub async fn run(&self, request: ToolRequest, ctx: CallContext) -> Outcome {
         let Some(registered) = self.tools.get(&request.tool_name) else {
             return Outcome::Error(format!("unknown tool: {:?}", request.tool_name));
         };
@@ -269,7 +270,7 @@ impl LocalExecutor {
                 request.tool_name
             )));
         }
-        let call = registered.tool.call(request.input.clone(), ctx);
+        let call = registered.tool.call(request.input, ctx);
         match AssertUnwindSafe(call).catch_unwind().await {
             Ok(Ok(response)) => Outcome::Response(response),
             Ok(Err(error)) => Outcome::from(error),
@@ -311,7 +312,7 @@ impl Executor for LocalExecutor {
     async fn execute(&self, request: ToolRequest) -> Result<ToolResponse, CallError> {
         let ctx = CallContext::new(self.workdir.clone(), self.shared.clone())
             .for_call(&request.tool_call_id, &request.session_id);
-        self.run(&request, ctx).await.into_result()
+        self.run(request, ctx).await.into_result()
     }
 
     async fn tools(&self) -> Result<Vec<ToolInfo>, CallError> {

@@ -467,16 +467,116 @@ pub const CORE_TYPES: [&str; 5] = [
     "push_answers",
 ];
 
-/// Parses one text frame. The fast path decodes straight into the enum; only a
-/// frame that fails is looked at again to say why.
+/// Every field any client message has, flat, as sol's Go `message` struct
+/// is: serde reads it in one pass, where an internally tagged enum first
+/// buffers the whole frame (measured: ~40% of a small call's parse cost).
+#[derive(Deserialize)]
+struct ClientFrame {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    id: Option<String>,
+    request: Option<ToolRequest>,
+    timeout_ms: Option<u64>,
+    rules: Option<Vec<PermissionRule>>,
+    active_tools: Option<Vec<String>>,
+    answers: Option<Vec<Vec<String>>>,
+    version: Option<u32>,
+    features: Option<Vec<String>>,
+    target: Option<String>,
+    reply: Option<PermissionReply>,
+    #[serde(default)]
+    reject: bool,
+}
+
+impl ClientFrame {
+    fn into_message(self) -> Result<ClientMessage, InvalidMessage> {
+        let invalid = |id: &Option<String>, kind: Option<&str>, reason: String| InvalidMessage {
+            id: id.clone().unwrap_or_default(),
+            kind: kind.map(str::to_owned),
+            reason,
+        };
+        let Some(kind) = self.kind.as_deref() else {
+            return Err(invalid(
+                &self.id,
+                None,
+                "invalid message: missing string field `type`".into(),
+            ));
+        };
+        if !is_known_type(kind) {
+            return Err(invalid(
+                &self.id,
+                Some(kind),
+                format!("unknown message type: {kind}"),
+            ));
+        }
+        if kind == "request" && self.request.is_none() {
+            return Err(invalid(&self.id, Some(kind), "missing request".into()));
+        }
+        let Some(id) = self.id.clone() else {
+            return Err(invalid(
+                &self.id,
+                Some(kind),
+                format!("invalid {kind} message: missing field `id`"),
+            ));
+        };
+        let missing = |field: &str| {
+            invalid(
+                &self.id,
+                Some(kind),
+                format!("invalid {kind} message: missing field `{field}`"),
+            )
+        };
+        Ok(match kind {
+            "tools" => ClientMessage::Tools { id },
+            "request" => ClientMessage::Request {
+                id,
+                request: self.request.ok_or_else(|| missing("request"))?,
+                timeout_ms: self.timeout_ms,
+            },
+            "set_rules" => ClientMessage::SetRules {
+                id,
+                rules: self.rules.unwrap_or_default(),
+            },
+            "set_active_tools" => ClientMessage::SetActiveTools {
+                id,
+                active_tools: self.active_tools.unwrap_or_default(),
+            },
+            "push_answers" => ClientMessage::PushAnswers {
+                id,
+                answers: self.answers.unwrap_or_default(),
+            },
+            "hello" => ClientMessage::Hello {
+                id,
+                version: self.version.ok_or_else(|| missing("version"))?,
+                features: self.features.unwrap_or_default(),
+            },
+            "cancel" => ClientMessage::Cancel {
+                id,
+                target: self.target.ok_or_else(|| missing("target"))?,
+            },
+            "permission_reply" => ClientMessage::PermissionReply {
+                id,
+                reply: self.reply.ok_or_else(|| missing("reply"))?,
+            },
+            _ => ClientMessage::QuestionReply {
+                id,
+                answers: self.answers.unwrap_or_default(),
+                reject: self.reject,
+            },
+        })
+    }
+}
+
+/// Parses one text frame through the flat [`ClientFrame`]; a frame that
+/// does not even decode as one is looked at again to say why.
 ///
 /// # Errors
 /// An [`InvalidMessage`] naming what is wrong: not JSON (or nested too deep),
 /// not an object, no `type`, an unknown `type`, or a known type whose fields
 /// are wrong (a `request` without its payload, a rule with a bad action).
 pub fn parse_client_message(text: &str) -> Result<ClientMessage, InvalidMessage> {
-    match serde_json::from_str::<ClientMessage>(text) {
-        Ok(message) => Ok(message),
+    match serde_json::from_str::<ClientFrame>(text) {
+        Ok(frame) => frame.into_message(),
         Err(first_error) => Err(diagnose(text, &first_error)),
     }
 }
@@ -525,4 +625,95 @@ fn diagnose(text: &str, first_error: &serde_json::Error) -> InvalidMessage {
 fn is_known_type(kind: &str) -> bool {
     CORE_TYPES.contains(&kind)
         || ["hello", "cancel", "permission_reply", "question_reply"].contains(&kind)
+}
+
+/// Every field any server message has, flat (see [`ClientFrame`]).
+#[derive(Deserialize)]
+struct ServerFrame {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    tools: Vec<ToolInfo>,
+    response: Option<ToolResponse>,
+    #[serde(default)]
+    error: String,
+    permission_needed: Option<PermissionNeeded>,
+    question_needed: Option<QuestionNeeded>,
+    version: Option<u32>,
+    #[serde(default)]
+    features: Vec<String>,
+    #[serde(default)]
+    chunk: String,
+    #[serde(default)]
+    call_id: String,
+    #[serde(default)]
+    permission: String,
+    #[serde(default)]
+    patterns: Vec<String>,
+    #[serde(default)]
+    always: Vec<String>,
+    #[serde(rename = "toolCallID", default)]
+    tool_call_id: String,
+    #[serde(default)]
+    metadata: Metadata,
+    #[serde(default)]
+    questions: Vec<QuestionInfo>,
+    event: Option<BusEvent>,
+}
+
+/// Parses one frame from a server, in one pass (see [`ClientFrame`]).
+///
+/// # Errors
+/// A description of what is wrong: not JSON, no `type`, an unknown `type`
+/// or a field it needs missing.
+pub fn parse_server_message(text: &str) -> Result<ServerMessage, String> {
+    let f: ServerFrame = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let ack = |id: String, error: String| Ack { id, error };
+    Ok(match f.kind.as_str() {
+        "tools" => ServerMessage::Tools {
+            id: f.id,
+            tools: f.tools,
+        },
+        "response" => ServerMessage::Response(ResponseFrame {
+            id: f.id,
+            response: f.response,
+            error: f.error,
+            permission_needed: f.permission_needed,
+            question_needed: f.question_needed,
+        }),
+        "set_rules" => ServerMessage::SetRules(ack(f.id, f.error)),
+        "set_active_tools" => ServerMessage::SetActiveTools(ack(f.id, f.error)),
+        "push_answers" => ServerMessage::PushAnswers(ack(f.id, f.error)),
+        "cancel" => ServerMessage::Cancel(ack(f.id, f.error)),
+        "hello" => ServerMessage::Hello {
+            id: f.id,
+            version: f.version.ok_or("hello without version")?,
+            features: f.features,
+        },
+        "progress" => ServerMessage::Progress {
+            id: f.id,
+            chunk: f.chunk,
+        },
+        "permission_ask" => ServerMessage::PermissionAsk(PermissionAsk {
+            id: f.id,
+            call_id: f.call_id,
+            permission: f.permission,
+            patterns: f.patterns,
+            always: f.always,
+            tool_call_id: f.tool_call_id,
+            metadata: f.metadata,
+        }),
+        "question_ask" => ServerMessage::QuestionAsk(QuestionAsk {
+            id: f.id,
+            call_id: f.call_id,
+            questions: f.questions,
+            tool_call_id: f.tool_call_id,
+        }),
+        "event" => ServerMessage::Event {
+            event: f.event.ok_or("event frame without event")?,
+        },
+        other => return Err(format!("unknown message type: {other}")),
+    })
 }

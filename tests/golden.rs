@@ -116,3 +116,19 @@ fn every_server_message_has_an_example_that_round_trips() {
         }
     }
 }
+
+#[test]
+fn the_one_pass_parsers_agree_with_the_enums_on_every_example() {
+    for (name, value) in examples("client") {
+        let derived: ClientMessage = serde_json::from_value(value.clone()).expect("derived parse");
+        let fast =
+            toolwire::protocol::parse_client_message(&value.to_string()).expect("fast parse");
+        assert_eq!(fast, derived, "client/{name}");
+    }
+    for (name, value) in examples("server") {
+        let derived: ServerMessage = serde_json::from_value(value.clone()).expect("derived parse");
+        let fast =
+            toolwire::protocol::parse_server_message(&value.to_string()).expect("fast parse");
+        assert_eq!(fast, derived, "server/{name}");
+    }
+}

@@ -28,7 +28,7 @@ async fn bash(executor: &LocalExecutor, input: serde_json::Value) -> ToolRespons
     let request = ToolRequest::new("bash", input);
     let outcome = tokio::time::timeout(
         Duration::from_secs(20),
-        executor.run(&request, context(executor)),
+        executor.run(request, context(executor)),
     )
     .await
     .expect("bash call returns");
@@ -108,7 +108,7 @@ async fn a_cancelled_command_has_its_whole_group_killed() {
     let ctx = context(&executor);
     let cancel = ctx.cancel.clone();
     let request = ToolRequest::new("bash", json!({"command": "sleep 100.456"}));
-    let call = executor.run(&request, ctx);
+    let call = executor.run(request, ctx);
     let canceller = async {
         while !process_running("sleep 100.456") {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -231,7 +231,7 @@ async fn bash_asks_with_the_command_and_suggests_an_always_pattern() {
     let executor = tools::executor(dir.path(), ToolsConfig::default()).expect("tools");
     let request = ToolRequest::new("bash", json!({"command": "git status"}));
     let ctx = CallContext::new(dir.path(), executor.shared().clone());
-    match executor.run(&request, ctx).await {
+    match executor.run(request.clone(), ctx).await {
         Outcome::PermissionNeeded(p) => {
             assert_eq!(p.permission, "bash");
             assert_eq!(p.patterns, ["git status"]);
@@ -243,7 +243,7 @@ async fn bash_asks_with_the_command_and_suggests_an_always_pattern() {
         .permissions
         .set_rules(vec![PermissionRule::new("bash", "git *", Action::Deny)]);
     let ctx = CallContext::new(dir.path(), SharedState::clone(executor.shared()));
-    let Outcome::Response(r) = executor.run(&request, ctx).await else {
+    let Outcome::Response(r) = executor.run(request, ctx).await else {
         panic!()
     };
     assert!(r.denied);

@@ -27,7 +27,7 @@ async fn call(executor: &LocalExecutor, tool: &str, input: Value) -> Outcome {
     let ctx = CallContext::new(executor.workdir().to_path_buf(), executor.shared().clone());
     tokio::time::timeout(
         Duration::from_secs(10),
-        executor.run(&ToolRequest::new(tool, input), ctx),
+        executor.run(ToolRequest::new(tool, input), ctx),
     )
     .await
     .expect("the call returns at once")

@@ -512,7 +512,8 @@ async fn run_call(
         }));
     }
 
-    let run = server.executor.run(&request, ctx);
+    let (tool_call_id, tool_name) = (request.tool_call_id.clone(), request.tool_name.clone());
+    let run = server.executor.run(request, ctx);
     tokio::pin!(run);
     let outcome = tokio::select! {
         outcome = &mut run => outcome,
@@ -532,8 +533,8 @@ async fn run_call(
     // Free the id before answering, so a client may reuse it once it has the answer.
     session.calls.remove(&id);
     shared.bus.publish_with(|| BusEvent::ToolCompleted {
-        tool_call_id: request.tool_call_id.clone(),
-        tool: request.tool_name.clone(),
+        tool_call_id,
+        tool: tool_name,
         outcome: outcome.label().to_owned(),
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     });

@@ -592,7 +592,7 @@ fn frame_result(frame: ResponseFrame) -> Result<ToolResponse, CallError> {
 
 /// Routes one frame from the server.
 fn route(shared: &Arc<Shared>, text: &str) {
-    let message: ServerMessage = match serde_json::from_str(text) {
+    let message = match crate::protocol::parse_server_message(text) {
         Ok(message) => message,
         Err(e) => {
             tracing::warn!(error = %e, "undecodable frame from the tool server");
