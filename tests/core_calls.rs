@@ -29,7 +29,7 @@ async fn lists_tools_and_runs_a_call() {
     assert_eq!(echo.input_schema["required"], json!(["text"]));
     assert_eq!(
         echo.input_schema["properties"]["text"]["description"],
-        "Text to return."
+        "Text to return unchanged."
     );
 
     let response = within(

@@ -32,29 +32,6 @@ pub async fn within<T>(
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
-pub struct EchoInput {
-    /// Text to return.
-    pub text: String,
-}
-
-/// Returns its input.
-pub struct Echo;
-
-#[async_trait]
-impl TypedTool for Echo {
-    type Input = EchoInput;
-    fn name(&self) -> &str {
-        "echo"
-    }
-    fn description(&self) -> &str {
-        "Returns the text it is given."
-    }
-    async fn run(&self, input: EchoInput, _ctx: CallContext) -> Result<ToolResponse, ToolError> {
-        Ok(ToolResponse::text(input.text))
-    }
-}
-
-#[derive(Debug, Deserialize, JsonSchema)]
 pub struct SleepInput {
     /// How long to sleep.
     pub ms: u64,
@@ -175,7 +152,7 @@ impl TestServer {
         let sleep = Sleep::default();
         let mut executor = LocalExecutor::new(workdir.path());
         executor
-            .register(typed(Echo))
+            .register(typed(toolwire::tools::bench::Echo))
             .and_then(|e| e.register(typed(sleep.clone())))
             .and_then(|e| e.register(typed(Fail)))
             .and_then(|e| e.register(typed(Panic)))

@@ -189,39 +189,37 @@ async fn floor_rate(socket: FloorSocket, total: usize) -> anyhow::Result<f64> {
     let writer = {
         let window = window.clone();
         tokio::spawn(async move {
-            // Send as many frames as the window allows, then flush once.
-            let mut i = 0;
+            // Feed frames while the window has room; flush when it is full.
+            let (mut i, mut unflushed) = (0, false);
             while i < total {
-                let Ok(permit) = window.acquire().await else {
-                    break;
+                let permit = if unflushed {
+                    window.try_acquire().ok()
+                } else {
+                    window.acquire().await.ok()
                 };
-                permit.forget();
-                if sink
-                    .feed(Message::text(echo_frame(i as u64)))
-                    .await
-                    .is_err()
-                {
-                    break;
-                }
-                i += 1;
-                while i < total {
-                    let Ok(permit) = window.try_acquire() else {
-                        break;
-                    };
-                    permit.forget();
-                    if sink
-                        .feed(Message::text(echo_frame(i as u64)))
-                        .await
-                        .is_err()
-                    {
-                        break;
+                match permit {
+                    Some(permit) => {
+                        permit.forget();
+                        if sink
+                            .feed(Message::text(echo_frame(i as u64)))
+                            .await
+                            .is_err()
+                        {
+                            break;
+                        }
+                        i += 1;
+                        unflushed = true;
                     }
-                    i += 1;
-                }
-                if sink.flush().await.is_err() {
-                    break;
+                    None if unflushed => {
+                        if sink.flush().await.is_err() {
+                            break;
+                        }
+                        unflushed = false;
+                    }
+                    None => break,
                 }
             }
+            let _ = sink.flush().await;
             sink
         })
     };
