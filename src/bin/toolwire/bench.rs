@@ -49,6 +49,10 @@ pub struct BenchArgs {
     /// Skip the container measurements.
     #[arg(long)]
     no_docker: bool,
+    /// Run the client side (floor client and toolwire client alike) on a
+    /// current-thread runtime instead of a multi-thread one.
+    #[arg(long)]
+    pub current_thread: bool,
 }
 
 const PAYLOAD: usize = 256;
@@ -552,6 +556,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "echo_iterations": args.echo_iterations,
         "rps_calls": args.rps_calls,
         "launches": args.launches,
+        "client_runtime": if args.current_thread { "current_thread" } else { "multi_thread" },
     });
     if args.json {
         println!("{report}");

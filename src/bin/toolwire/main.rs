@@ -80,9 +80,16 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    // The floor echo server runs on one thread, as toolwire-server does: for
+    // one connection that is the fastest a raw echo can be.
+    let mut runtime = match &cli.command {
+        Command::EchoFloor { .. } => tokio::runtime::Builder::new_current_thread(),
+        Command::Bench(args) if args.current_thread => {
+            tokio::runtime::Builder::new_current_thread()
+        }
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = runtime.enable_all().build()?;
     runtime.block_on(async move {
         match cli.command {
             Command::Demo { yes } => demo::run(yes).await,
