@@ -165,6 +165,37 @@ async fn the_pids_limit_stops_a_fork_loop_while_the_server_still_answers() {
 }
 
 #[tokio::test]
+async fn a_memory_hog_is_killed_by_the_limit_and_reported_while_the_server_answers() {
+    let launcher = launcher().await;
+    let sandbox = launcher
+        .launch(
+            LaunchConfig::default()
+                .session("memhog")
+                .memory_bytes(256 << 20),
+        )
+        .await
+        .expect("launch");
+    allow_all(&sandbox).await;
+    let hog = bash(
+        &sandbox,
+        "python3 -c 'x = bytearray(600 * 1024 * 1024); print(len(x))'",
+    )
+    .await;
+    assert!(hog.is_error, "{hog:?}");
+    assert_eq!(hog.metadata["signal"], 9, "{hog:?}");
+    assert!(
+        hog.output.contains("possibly out of memory"),
+        "{}",
+        hog.output
+    );
+    assert_eq!(
+        bash(&sandbox, "echo still-serving").await.output.trim(),
+        "still-serving"
+    );
+    sandbox.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
 async fn network_none_has_only_loopback_and_still_serves_calls() {
     let launcher = launcher().await;
     let sandbox = launcher

@@ -202,3 +202,45 @@ async fn over_a_unix_socket_and_stops_on_sigterm() {
     }
     assert!(!socket.exists(), "socket file removed");
 }
+
+#[tokio::test]
+async fn a_client_that_asks_for_progress_gets_bash_output_while_it_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, TOKEN).expect("token file");
+    let server = start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--workdir",
+        dir.path().join("ws").to_str().expect("utf8"),
+        "--token-file",
+        token_file.to_str().expect("utf8"),
+    ]);
+    let (sender, mut chunks) = tokio::sync::mpsc::unbounded_channel::<(Instant, String)>();
+    let config = WsConfig::default().on_progress(move |_id, chunk| {
+        let _ = sender.send((Instant::now(), chunk.to_owned()));
+    });
+    let transport = WsTransport::connect(&format!("ws://{}/ws", server.ready), Some(TOKEN), config)
+        .await
+        .expect("connect");
+    assert!(transport.features().iter().any(|f| f == "progress"));
+    let executor = RemoteExecutor::new(Arc::new(transport));
+    executor
+        .set_rules(vec![PermissionRule::new("bash", "*", Action::Allow)])
+        .await
+        .expect("rules");
+    let response = call(
+        &executor,
+        "bash",
+        json!({"command": "echo first; sleep 0.5; echo second"}),
+    )
+    .await;
+    let answered = Instant::now();
+    assert_eq!(response.output, "first\nsecond\n");
+    let (first_at, first) = chunks.recv().await.expect("a progress chunk");
+    assert_eq!(first, "first\n");
+    assert!(
+        answered - first_at >= Duration::from_millis(300),
+        "the first chunk came while the command ran"
+    );
+}

@@ -1,0 +1,57 @@
+//! Many connect/call/close cycles leave nothing behind: file descriptors and
+//! runtime tasks come back to where they were.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestServer, within};
+use serde_json::json;
+use toolwire::{ToolRequest, Transport};
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_call_close_cycles_stay_flat() {
+    let server = TestServer::start().await;
+    // Warm up: the first connection allocates lazily created state.
+    let warm = server.connect().await;
+    warm.send(ToolRequest::new("echo", json!({"text": "warm"})))
+        .await
+        .expect("answer");
+    warm.close().await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let metrics = tokio::runtime::Handle::current().metrics();
+    let (fds_before, tasks_before) = (open_fds(), metrics.num_alive_tasks());
+
+    for i in 0..300 {
+        let transport = server.connect().await;
+        let reply = within(
+            Duration::from_secs(5),
+            "call",
+            transport.send(ToolRequest::new("echo", json!({"text": i.to_string()}))),
+        )
+        .await
+        .expect("answer");
+        assert_eq!(reply.output, i.to_string());
+        if i % 2 == 0 {
+            transport.close().await;
+        } else {
+            drop(transport); // dropped without a close handshake
+        }
+    }
+    // Server sessions end asynchronously; wait (bounded) until they have.
+    within(Duration::from_secs(10), "sessions to wind down", async {
+        loop {
+            if open_fds() <= fds_before + 2 && metrics.num_alive_tasks() <= tasks_before + 2 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+}
