@@ -14,6 +14,14 @@ use toolwire::server::ServerConfig;
 
 const LIMIT: Duration = Duration::from_secs(10);
 
+/// The frame is an error whose text contains `expected`.
+fn assert_error_contains(frame: &serde_json::Value, expected: &str) {
+    let error = frame["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error in {frame}"));
+    assert!(error.contains(expected), "expected {expected:?} in {frame}");
+}
+
 /// The connection is still served: a tools request gets its answer.
 async fn assert_alive(socket: &mut common::RawSocket) {
     send_text(socket, r#"{"type":"tools","id":"alive"}"#).await;
@@ -67,10 +75,7 @@ async fn a_bad_control_message_is_refused_in_its_own_ack() {
     let reply = next_json(&mut socket).await;
     assert_eq!(reply["type"], "set_rules");
     assert_eq!(reply["id"], "r1");
-    assert!(
-        reply["error"].as_str().expect("error").contains("maybe"),
-        "{reply}"
-    );
+    assert_error_contains(&reply, "maybe");
     assert!(
         server.shared.permissions.rules().is_empty(),
         "a refused message changes nothing"
@@ -85,13 +90,7 @@ async fn json_nested_very_deep_is_a_parse_error_not_a_crash() {
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     send_text(&mut socket, &deep).await;
     let reply = next_json(&mut socket).await;
-    assert!(
-        reply["error"]
-            .as_str()
-            .expect("error")
-            .contains("invalid JSON"),
-        "{reply}"
-    );
+    assert_error_contains(&reply, "invalid JSON");
     assert_alive(&mut socket).await;
 }
 
@@ -104,13 +103,7 @@ async fn a_binary_frame_gets_an_error_and_the_connection_stays_open() {
         .await
         .expect("send");
     let reply = next_json(&mut socket).await;
-    assert!(
-        reply["error"]
-            .as_str()
-            .expect("error")
-            .contains("binary frames are not supported"),
-        "{reply}"
-    );
+    assert_error_contains(&reply, "binary frames are not supported");
     assert_alive(&mut socket).await;
 }
 
@@ -146,13 +139,7 @@ async fn a_reused_id_is_refused_while_the_first_call_runs() {
     send_text(&mut socket, call).await;
     let first = next_json(&mut socket).await;
     assert_eq!(first["id"], "dup");
-    assert!(
-        first["error"]
-            .as_str()
-            .expect("refusal")
-            .contains("duplicate request id"),
-        "{first}"
-    );
+    assert_error_contains(&first, "duplicate request id");
     let second = next_json(&mut socket).await;
     assert_eq!(second["id"], "dup");
     assert_eq!(

@@ -63,9 +63,36 @@ enum StopReason {
     ShuttingDown,
 }
 
-struct CallSlot {
+/// A running call's cancellation token and why it fired (the first reason wins).
+struct CallStop {
     cancel: CancellationToken,
-    reason: Arc<RwLock<Option<StopReason>>>,
+    reason: std::sync::OnceLock<StopReason>,
+}
+
+impl CallStop {
+    /// Records `reason` (unless one is recorded already) and cancels the call.
+    fn stop(&self, reason: StopReason) {
+        let _ = self.reason.set(reason);
+        self.cancel.cancel();
+    }
+
+    /// The answer for a stopped call, saying why it stopped.
+    fn outcome(&self) -> Outcome {
+        Outcome::Error(
+            match self.reason.get().copied().unwrap_or(StopReason::Cancelled) {
+                StopReason::Cancelled => "tool call cancelled".to_owned(),
+                StopReason::TimedOut(after) => {
+                    format!("tool call timed out after {} ms", after.as_millis())
+                }
+                StopReason::Disconnected => {
+                    "tool call cancelled: the client disconnected".to_owned()
+                }
+                StopReason::ShuttingDown => {
+                    "tool call cancelled: the tool server is shutting down".to_owned()
+                }
+            },
+        )
+    }
 }
 
 /// A reply to a server-originated ask.
@@ -79,7 +106,7 @@ struct Session {
     server: Arc<Inner>,
     outbox: mpsc::Sender<Outgoing>,
     features: RwLock<Features>,
-    calls: DashMap<String, CallSlot>,
+    calls: DashMap<String, Arc<CallStop>>,
     asks: DashMap<String, oneshot::Sender<AskReply>>,
     next_ask: AtomicU64,
     /// Parent of every call's token: fires when the session ends.
@@ -234,12 +261,8 @@ pub(super) async fn run(socket: WebSocket, server: Arc<Inner>) {
 }
 
 fn stop_all(session: &Session, reason: StopReason) {
-    for slot in &session.calls {
-        slot.reason
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get_or_insert(reason);
-        slot.cancel.cancel();
+    for call in &session.calls {
+        call.stop(reason);
     }
 }
 
@@ -293,12 +316,8 @@ async fn dispatch(session: &Arc<Session>, text: &str) {
             refuse_extension(session, id, "question_reply").await;
         }
         ClientMessage::Cancel { id, target } => {
-            if let Some(slot) = session.calls.get(&target) {
-                slot.reason
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .get_or_insert(StopReason::Cancelled);
-                slot.cancel.cancel();
+            if let Some(call) = session.calls.get(&target) {
+                call.stop(StopReason::Cancelled);
             }
             session.send(&ServerMessage::Cancel(ack(id))).await;
         }
@@ -453,8 +472,10 @@ async fn start_call(
             .send(&ServerMessage::Response(ResponseFrame::error(id, error)))
             .await;
     }
-    let cancel = session.closing.child_token();
-    let reason = Arc::new(RwLock::new(None));
+    let stop = Arc::new(CallStop {
+        cancel: session.closing.child_token(),
+        reason: std::sync::OnceLock::new(),
+    });
     match session.calls.entry(id.clone()) {
         Entry::Occupied(_) => {
             let error =
@@ -464,10 +485,7 @@ async fn start_call(
                 .await;
         }
         Entry::Vacant(slot) => {
-            slot.insert(CallSlot {
-                cancel: cancel.clone(),
-                reason: reason.clone(),
-            });
+            slot.insert(stop.clone());
         }
     }
     let timeout = timeout_ms.map_or(server.config.call_timeout, Duration::from_millis);
@@ -476,7 +494,7 @@ async fn start_call(
     session
         .tasks
         .clone()
-        .spawn(run_call(session, id, request, timeout, cancel, reason).instrument(span));
+        .spawn(run_call(session, id, request, timeout, stop).instrument(span));
 }
 
 async fn run_call(
@@ -484,8 +502,7 @@ async fn run_call(
     id: String,
     request: ToolRequest,
     timeout: Duration,
-    cancel: CancellationToken,
-    reason: Arc<RwLock<Option<StopReason>>>,
+    stop: Arc<CallStop>,
 ) {
     let server = session.server.clone();
     let started = Instant::now();
@@ -498,7 +515,7 @@ async fn run_call(
     let features = session.features();
     let mut ctx = CallContext::new(server.executor.workdir().to_path_buf(), shared.clone())
         .for_call(&request.tool_call_id, &request.session_id)
-        .with_cancel(cancel.clone());
+        .with_cancel(stop.cancel.clone());
     if features.interactive {
         ctx = ctx.with_asker(Arc::new(SessionAsker {
             session: Arc::downgrade(&session),
@@ -518,16 +535,15 @@ async fn run_call(
     let outcome = tokio::select! {
         outcome = &mut run => outcome,
         () = tokio::time::sleep(timeout) => {
-            reason.write().unwrap_or_else(std::sync::PoisonError::into_inner).get_or_insert(StopReason::TimedOut(timeout));
-            cancel.cancel();
-            stopped(&mut run, &reason, server.config.cancel_grace).await
+            stop.stop(StopReason::TimedOut(timeout));
+            stopped(&mut run, &stop, server.config.cancel_grace).await
         }
-        () = cancel.cancelled() => stopped(&mut run, &reason, server.config.cancel_grace).await,
+        () = stop.cancel.cancelled() => stopped(&mut run, &stop, server.config.cancel_grace).await,
     };
     // A tool that noticed the cancellation first ends with an error of its
     // own; the client is told why the call was stopped instead.
     let outcome = match outcome {
-        Outcome::Error(_) if cancel.is_cancelled() => stop_outcome(&reason),
+        Outcome::Error(_) if stop.cancel.is_cancelled() => stop.outcome(),
         other => other,
     };
     // Free the id before answering, so a client may reuse it once it has the answer.
@@ -550,34 +566,12 @@ async fn run_call(
 
 /// After the call's token fired: give the tool `grace` to clean up (kill its
 /// processes), then answer with why it stopped.
-async fn stopped<F>(
-    run: &mut std::pin::Pin<&mut F>,
-    reason: &RwLock<Option<StopReason>>,
-    grace: Duration,
-) -> Outcome
+async fn stopped<F>(run: &mut std::pin::Pin<&mut F>, stop: &CallStop, grace: Duration) -> Outcome
 where
     F: std::future::Future<Output = Outcome>,
 {
     let _ = tokio::time::timeout(grace, run.as_mut()).await;
-    stop_outcome(reason)
-}
-
-/// The answer for a call whose token fired, saying why.
-fn stop_outcome(reason: &RwLock<Option<StopReason>>) -> Outcome {
-    let reason = reason
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .unwrap_or(StopReason::Cancelled);
-    Outcome::Error(match reason {
-        StopReason::Cancelled => "tool call cancelled".to_owned(),
-        StopReason::TimedOut(after) => {
-            format!("tool call timed out after {} ms", after.as_millis())
-        }
-        StopReason::Disconnected => "tool call cancelled: the client disconnected".to_owned(),
-        StopReason::ShuttingDown => {
-            "tool call cancelled: the tool server is shutting down".to_owned()
-        }
-    })
+    stop.outcome()
 }
 
 /// Streams a call's output chunks as `progress` frames.

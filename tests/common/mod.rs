@@ -31,13 +31,8 @@ pub async fn within<T>(
         .unwrap_or_else(|_| panic!("timed out after {limit:?} waiting for {what}"))
 }
 
-#[derive(Debug, Deserialize, JsonSchema)]
-pub struct SleepInput {
-    /// How long to sleep.
-    pub ms: u64,
-}
-
-/// Sleeps; counts how many calls saw their cancellation token fire.
+/// The library's `sleep` tool, counting how many calls started and how many
+/// saw their cancellation token fire.
 #[derive(Clone, Default)]
 pub struct Sleep {
     pub cancelled: Arc<AtomicUsize>,
@@ -46,22 +41,20 @@ pub struct Sleep {
 
 #[async_trait]
 impl TypedTool for Sleep {
-    type Input = SleepInput;
+    type Input = toolwire::tools::bench::SleepInput;
     fn name(&self) -> &str {
-        "sleep"
+        toolwire::tools::bench::Sleep.name()
     }
     fn description(&self) -> &str {
-        "Sleeps for ms milliseconds."
+        toolwire::tools::bench::Sleep.description()
     }
-    async fn run(&self, input: SleepInput, ctx: CallContext) -> Result<ToolResponse, ToolError> {
+    async fn run(&self, input: Self::Input, ctx: CallContext) -> Result<ToolResponse, ToolError> {
         self.started.fetch_add(1, Ordering::SeqCst);
-        tokio::select! {
-            () = tokio::time::sleep(Duration::from_millis(input.ms)) => Ok(ToolResponse::text(format!("slept {} ms", input.ms))),
-            () = ctx.cancel.cancelled() => {
-                self.cancelled.fetch_add(1, Ordering::SeqCst);
-                Err(ToolError::Cancelled)
-            }
+        let result = toolwire::tools::bench::Sleep.run(input, ctx).await;
+        if result == Err(ToolError::Cancelled) {
+            self.cancelled.fetch_add(1, Ordering::SeqCst);
         }
+        result
     }
 }
 
