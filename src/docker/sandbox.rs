@@ -555,21 +555,33 @@ impl DockerLauncher {
         }
     }
 
+    /// The host port Docker published for the server. A server that already
+    /// exited has no mapping any more: that is reported as the exit it is,
+    /// with the container's last log lines.
     async fn published_port(&self, id: &str) -> Result<u16, LaunchError> {
         let info = self
             .docker
             .inspect_container(id, None::<InspectContainerOptions>)
             .await
             .map_err(LaunchError::docker("inspect the sandbox container"))?;
-        info.network_settings
+        let running = info.state.as_ref().and_then(|s| s.running).unwrap_or(false);
+        let port = info
+            .network_settings
             .and_then(|n| n.ports)
             .and_then(|ports| ports.get(SERVER_PORT).cloned().flatten())
             .and_then(|bindings| bindings.into_iter().find_map(|b| b.host_port))
-            .and_then(|port| port.parse().ok())
-            .ok_or_else(|| LaunchError::NotReady {
-                reason: "docker published no host port for the server".into(),
-                logs: String::new(),
-            })
+            .and_then(|port| port.parse().ok());
+        match port {
+            Some(port) => Ok(port),
+            None => Err(LaunchError::NotReady {
+                reason: if running {
+                    "docker published no host port for the server".into()
+                } else {
+                    "the tool server exited during start-up".into()
+                },
+                logs: last_logs(&self.docker, id).await,
+            }),
+        }
     }
 
     /// Polls `/health` with a short exponential backoff (1 ms doubling to
