@@ -47,9 +47,14 @@ impl Bus {
     /// Publishes the event `make` builds, building it only when someone
     /// listens (the hot path pays nothing when nobody subscribed).
     pub fn publish_with(&self, make: impl FnOnce() -> BusEvent) {
-        if self.sender.receiver_count() > 0 {
+        if self.has_subscribers() {
             self.publish(make());
         }
+    }
+
+    /// Whether anybody receives events now.
+    pub fn has_subscribers(&self) -> bool {
+        self.sender.receiver_count() > 0
     }
 
     /// A receiver of every event published from now on.

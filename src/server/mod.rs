@@ -3,11 +3,13 @@
 //!
 //! [`ToolServer::serve`] owns everything it starts: the accept loop, one task
 //! per HTTP connection, one session per WebSocket (see [`connection`]) and
-//! one task per call. When the shutdown future completes it stops accepting,
+//! one task per call that waits (a call that finishes on its first poll is
+//! run by the session's reader). When the shutdown future completes it stops accepting,
 //! gives in-flight calls [`ServerConfig::shutdown_grace`], cancels the rest,
 //! answers each, closes every socket and returns.
 
 mod auth;
+mod calls;
 mod connection;
 
 pub use auth::{Auth, TokenDigest, TokenError};
