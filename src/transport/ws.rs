@@ -8,7 +8,7 @@
 //! fails with that same error at once.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -198,6 +198,8 @@ struct Shared {
     outbox: mpsc::Sender<Message>,
     sink: Arc<tokio::sync::Mutex<BoxSink>>,
     pending: DashMap<String, Waiter>,
+    /// Round trips waiting for their answer (`DashMap::len` locks every shard).
+    waiting: AtomicUsize,
     next_id: AtomicU64,
     closed: CancellationToken,
     close_reason: OnceLock<CallError>,
@@ -230,15 +232,18 @@ impl Shared {
         if self.closed.is_cancelled() {
             return Err(self.reason());
         }
-        // Fast path: nothing is queued and nobody is writing, so this caller
-        // writes its own frame. Handing it to the writer task instead costs a
-        // task wake-up, which on a multi-thread runtime also wakes a parked
-        // worker to look for work: measured as most of the latency gap to a
-        // raw echo. Under contention frames go to the writer task, which
-        // batches them into one flush. Only the caller's own frame is at
-        // stake if it is cancelled mid-write (tungstenite buffers whole
-        // frames, the next flush sends the rest).
-        if self.outbox.capacity() == self.outbox.max_capacity()
+        // Fast path: this is the only call waiting, nothing is queued and
+        // nobody is writing, so this caller writes its own frame. Handing it
+        // to the writer task instead costs a task wake-up, which on a
+        // multi-thread runtime also wakes a parked worker to look for work:
+        // measured as most of the latency gap to a raw echo. With other calls
+        // in flight, more frames follow soon (answers come in bursts), so
+        // frames go to the writer task, which batches them into one flush:
+        // a flush per frame was one syscall per call. Only the caller's own
+        // frame is at stake if it is cancelled mid-write (tungstenite buffers
+        // whole frames, the next flush sends the rest).
+        if self.waiting.load(Ordering::Relaxed) <= 1
+            && self.outbox.capacity() == self.outbox.max_capacity()
             && let Ok(mut sink) = self.sink.try_lock()
         {
             return sink
@@ -261,8 +266,9 @@ impl Shared {
         let id = self.next_id();
         let (sender, receiver) = oneshot::channel();
         self.pending.insert(id.clone(), sender);
+        self.waiting.fetch_add(1, Ordering::Relaxed);
         let _guard = PendingGuard {
-            pending: &self.pending,
+            shared: self,
             id: &id,
         };
         self.send(&make(id.clone())).await?;
@@ -290,13 +296,14 @@ impl Shared {
 
 /// Removes a pending entry when its caller stops waiting, however it stops.
 struct PendingGuard<'a> {
-    pending: &'a DashMap<String, Waiter>,
+    shared: &'a Shared,
     id: &'a str,
 }
 
 impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
-        self.pending.remove(self.id);
+        self.shared.pending.remove(self.id);
+        self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -419,6 +426,7 @@ impl WsTransport {
             outbox,
             sink: sink.clone(),
             pending: DashMap::new(),
+            waiting: AtomicUsize::new(0),
             next_id: AtomicU64::new(1),
             closed: CancellationToken::new(),
             close_reason: OnceLock::new(),
@@ -436,6 +444,17 @@ impl WsTransport {
                 };
                 if received == 0 {
                     break;
+                }
+                // Frames reach this task only while other calls are in
+                // flight, and their callers are usually runnable right now
+                // (answers arrive in bursts). The runtime would run this task
+                // first (it was woken last), so it steps back once to let
+                // them queue their frames: one flush then carries the burst.
+                tokio::task::yield_now().await;
+                while batch.len() < 1024
+                    && let Ok(message) = outgoing.try_recv()
+                {
+                    batch.push(message);
                 }
                 let mut sink = sink.lock().await;
                 for message in batch.drain(..) {
