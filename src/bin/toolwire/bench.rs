@@ -37,8 +37,8 @@ pub struct BenchArgs {
     /// Round trips measured for the latency figures.
     #[arg(long, default_value_t = 3000)]
     echo_iterations: usize,
-    /// Calls per rate measurement (64 in flight).
-    #[arg(long, default_value_t = 30000)]
+    /// Calls per rate measurement (64 in flight), split over 5 alternating rounds.
+    #[arg(long, default_value_t = 100_000)]
     rps_calls: usize,
     /// Spawns measured for the spawn figures.
     #[arg(long, default_value_t = 300)]
@@ -57,6 +57,8 @@ pub struct BenchArgs {
 
 const PAYLOAD: usize = 256;
 const IN_FLIGHT: usize = 64;
+/// Alternating floor/toolwire rounds of the rate measurement.
+const RATE_ROUNDS: usize = 5;
 
 /// A child process killed on drop.
 struct Child(std::process::Child);
@@ -216,7 +218,8 @@ async fn floor_latency(floor: &mut FloorClient, n: usize) -> anyhow::Result<Vec<
     Ok(samples)
 }
 
-async fn floor_rate(socket: FloorSocket, total: usize) -> anyhow::Result<f64> {
+/// Time for `total` echoes through the raw echo with `IN_FLIGHT` outstanding.
+async fn floor_rate(socket: FloorSocket, total: usize) -> anyhow::Result<Duration> {
     let (mut sink, mut stream) = socket.split();
     // At most IN_FLIGHT frames outstanding, as for the toolwire measurement.
     let window = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
@@ -267,7 +270,7 @@ async fn floor_rate(socket: FloorSocket, total: usize) -> anyhow::Result<f64> {
     }
     let elapsed = started.elapsed();
     let _ = writer.await;
-    Ok(total as f64 / elapsed.as_secs_f64())
+    Ok(elapsed)
 }
 
 async fn tool_latency(executor: &RemoteExecutor, n: usize) -> anyhow::Result<Vec<Duration>> {
@@ -280,11 +283,13 @@ async fn tool_latency(executor: &RemoteExecutor, n: usize) -> anyhow::Result<Vec
     Ok(samples)
 }
 
+/// Time for `total` echo calls from `IN_FLIGHT` callers on one connection,
+/// and the server's peak resident memory meanwhile.
 async fn tool_rate(
     executor: Arc<RemoteExecutor>,
     total: usize,
     server_pid: u32,
-) -> anyhow::Result<(f64, u64)> {
+) -> anyhow::Result<(Duration, u64)> {
     let remaining = Arc::new(AtomicU64::new(total as u64));
     let peak = Arc::new(AtomicU64::new(0));
     let sampling = Arc::new(AtomicU64::new(1));
@@ -318,10 +323,7 @@ async fn tool_rate(
     let elapsed = started.elapsed();
     sampling.store(0, Ordering::Relaxed);
     let _ = sampler.await;
-    Ok((
-        total as f64 / elapsed.as_secs_f64(),
-        peak.load(Ordering::Relaxed),
-    ))
+    Ok((elapsed, peak.load(Ordering::Relaxed)))
 }
 
 async fn spawn_floor(n: usize) -> anyhow::Result<Vec<Duration>> {
@@ -531,15 +533,26 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let echo_p99_us = percentile(&mut echo_samples, 0.99);
 
     drop(floor);
-    let (rate_socket, _) = tokio_tungstenite::connect_async_with_config(
-        format!("ws://{floor_addr}/"),
-        Some(floor_config()),
-        true,
-    )
-    .await?;
-    let floor_echo_rps = floor_rate(rate_socket, args.rps_calls).await?;
-    let (echo_rps, server_rss_loaded_kib) =
-        tool_rate(executor.clone(), args.rps_calls, server_pid).await?;
+    // The rate, too, alternates floor and toolwire rounds; each side's rate
+    // is its calls over its summed time.
+    let per_round = (args.rps_calls / RATE_ROUNDS).max(IN_FLIGHT);
+    let (mut floor_time, mut tool_time) = (Duration::ZERO, Duration::ZERO);
+    let mut server_rss_loaded_kib = 0;
+    for _ in 0..RATE_ROUNDS {
+        let (rate_socket, _) = tokio_tungstenite::connect_async_with_config(
+            format!("ws://{floor_addr}/"),
+            Some(floor_config()),
+            true,
+        )
+        .await?;
+        floor_time += floor_rate(rate_socket, per_round).await?;
+        let (elapsed, peak) = tool_rate(executor.clone(), per_round, server_pid).await?;
+        tool_time += elapsed;
+        server_rss_loaded_kib = server_rss_loaded_kib.max(peak);
+    }
+    let rate_calls = (per_round * RATE_ROUNDS) as f64;
+    let floor_echo_rps = rate_calls / floor_time.as_secs_f64();
+    let echo_rps = rate_calls / tool_time.as_secs_f64();
 
     spawn_floor(30).await?;
     bash_tool(&executor, 30).await?;
@@ -594,6 +607,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "in_flight": IN_FLIGHT,
         "echo_iterations": args.echo_iterations,
         "rps_calls": args.rps_calls,
+        "rate_rounds": RATE_ROUNDS,
         "launches": args.launches,
         "client_runtime": if args.current_thread { "current_thread" } else { "multi_thread" },
     });
