@@ -20,6 +20,21 @@ use crate::tool::{Metadata, ToolInfo, ToolRequest, ToolResponse};
 /// are simply read in several reads.
 pub const READ_BUFFER_BYTES: usize = 8 * 1024;
 
+/// Room a frame is encoded into at first: most frames fit, so the buffer
+/// is not regrown (and copied) several times while it is written.
+const ENCODE_CAPACITY: usize = 512;
+
+/// Encodes a frame as JSON text.
+///
+/// # Errors
+/// When a value cannot be represented in JSON (a map with non-string keys).
+pub fn encode<T: Serialize + ?Sized>(frame: &T) -> serde_json::Result<String> {
+    let mut buffer = Vec::with_capacity(ENCODE_CAPACITY);
+    serde_json::to_writer(&mut buffer, frame)?;
+    // serde_json writes UTF-8 only, so this never fails.
+    String::from_utf8(buffer).map_err(|e| serde::ser::Error::custom(e.to_string()))
+}
+
 /// Version of the extension protocol this crate speaks (sent in `hello`).
 pub const PROTOCOL_VERSION: u32 = 1;
 

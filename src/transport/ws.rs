@@ -197,7 +197,8 @@ type BoxSink = std::pin::Pin<Box<dyn futures::Sink<Message, Error = tungstenite:
 struct Shared {
     outbox: mpsc::Sender<Message>,
     sink: Arc<tokio::sync::Mutex<BoxSink>>,
-    pending: DashMap<String, Waiter>,
+    /// Waiting round trips by request id (this client's own counter).
+    pending: DashMap<u64, Waiter>,
     /// Round trips waiting for their answer (`DashMap::len` locks every shard).
     waiting: AtomicUsize,
     next_id: AtomicU64,
@@ -208,7 +209,8 @@ struct Shared {
 }
 
 impl Shared {
-    /// Records why the connection ended (the first reason wins) and fails every waiter.
+    /// Records why the connection ended (the first reason wins) and fails
+    /// every waiter: dropping its sender ends its wait with that reason.
     fn fail_all(&self, reason: CallError) {
         let _ = self.close_reason.set(reason);
         self.closed.cancel();
@@ -222,13 +224,13 @@ impl Shared {
             .unwrap_or(CallError::Closed)
     }
 
-    fn next_id(&self) -> String {
-        self.next_id.fetch_add(1, Ordering::Relaxed).to_string()
+    fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
     async fn send(&self, message: &ClientMessage) -> Result<(), CallError> {
         let text =
-            serde_json::to_string(message).map_err(|e| CallError::Protocol(e.to_string()))?;
+            crate::protocol::encode(message).map_err(|e| CallError::Protocol(e.to_string()))?;
         if self.closed.is_cancelled() {
             return Err(self.reason());
         }
@@ -265,27 +267,25 @@ impl Shared {
     ) -> Result<ServerMessage, CallError> {
         let id = self.next_id();
         let (sender, receiver) = oneshot::channel();
-        self.pending.insert(id.clone(), sender);
+        self.pending.insert(id, sender);
         self.waiting.fetch_add(1, Ordering::Relaxed);
-        let _guard = PendingGuard {
-            shared: self,
-            id: &id,
+        let _guard = PendingGuard { shared: self, id };
+        // A connection that ends drops every waiter after recording why
+        // (`fail_all`), so the reply is all there is to wait for; a caller that
+        // registers after that finds the connection closed in `send`.
+        self.send(&make(id.to_string())).await?;
+        let reply = async { receiver.await.map_err(|_| self.reason()) };
+        let Some(timeout) = timeout else {
+            return reply.await;
         };
-        self.send(&make(id.clone())).await?;
-        let deadline = async {
-            match timeout {
-                Some(t) => tokio::time::sleep(t).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            biased;
-            reply = receiver => reply.map_err(|_| self.reason()),
-            () = self.closed.cancelled() => Err(self.reason()),
-            () = deadline => {
-                let timeout = timeout.unwrap_or_default();
+        match tokio::time::timeout(timeout, reply).await {
+            Ok(reply) => reply,
+            Err(_) => {
                 if self.cancel_supported.get().copied().unwrap_or(false) {
-                    let cancel = ClientMessage::Cancel { id: self.next_id(), target: id.clone() };
+                    let cancel = ClientMessage::Cancel {
+                        id: self.next_id().to_string(),
+                        target: id.to_string(),
+                    };
                     let _ = self.send(&cancel).await;
                 }
                 Err(CallError::TimedOut { timeout })
@@ -297,12 +297,12 @@ impl Shared {
 /// Removes a pending entry when its caller stops waiting, however it stops.
 struct PendingGuard<'a> {
     shared: &'a Shared,
-    id: &'a str,
+    id: u64,
 }
 
 impl Drop for PendingGuard<'_> {
     fn drop(&mut self) {
-        self.shared.pending.remove(self.id);
+        self.shared.pending.remove(&self.id);
         self.shared.waiting.fetch_sub(1, Ordering::Relaxed);
     }
 }
@@ -658,7 +658,8 @@ fn route(shared: &Arc<Shared>, text: &str) {
         ServerMessage::QuestionAsk(ask) => answer_ask(shared, AskKind::Question(ask)),
         other => {
             let Some(id) = other.id() else { return };
-            match shared.pending.remove(id) {
+            let waiter = id.parse().ok().and_then(|id| shared.pending.remove(&id));
+            match waiter {
                 Some((_, waiter)) => {
                     let _ = waiter.send(other);
                 }
