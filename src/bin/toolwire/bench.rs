@@ -37,7 +37,7 @@ pub struct BenchArgs {
     /// Round trips measured for the latency figures.
     #[arg(long, default_value_t = 3000)]
     echo_iterations: usize,
-    /// Calls per rate measurement (64 in flight), split over 5 alternating rounds.
+    /// Calls per rate measurement (64 in flight), split over 10 alternating rounds.
     #[arg(long, default_value_t = 100_000)]
     rps_calls: usize,
     /// Spawns measured for the spawn figures.
@@ -57,8 +57,10 @@ pub struct BenchArgs {
 
 const PAYLOAD: usize = 256;
 const IN_FLIGHT: usize = 64;
+/// Alternating floor/toolwire rounds of the latency measurement.
+const LATENCY_ROUNDS: usize = 30;
 /// Alternating floor/toolwire rounds of the rate measurement.
-const RATE_ROUNDS: usize = 5;
+const RATE_ROUNDS: usize = 10;
 
 /// A child process killed on drop.
 struct Child(std::process::Child);
@@ -521,12 +523,16 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     // drift of the machine hits floor and toolwire alike.
     floor_latency(&mut floor, 300).await?;
     tool_latency(&executor, 300).await?;
-    let rounds = 3;
+    // Short rounds: these VMs switch between a fast and a slow mode (p50
+    // ~30 us or ~90 us) every few hundred milliseconds, and both sides must
+    // sample both modes alike.
     let (mut floor_samples, mut echo_samples) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        floor_samples.extend(floor_latency(&mut floor, args.echo_iterations / rounds).await?);
-        echo_samples.extend(tool_latency(&executor, args.echo_iterations / rounds).await?);
+    let per_round = (args.echo_iterations / LATENCY_ROUNDS).max(1);
+    for _ in 0..LATENCY_ROUNDS {
+        floor_samples.extend(floor_latency(&mut floor, per_round).await?);
+        echo_samples.extend(tool_latency(&executor, per_round).await?);
     }
+    let rounds = 3;
     let floor_echo_p50_us = percentile(&mut floor_samples, 0.5);
     let floor_echo_p99_us = percentile(&mut floor_samples, 0.99);
     let echo_p50_us = percentile(&mut echo_samples, 0.5);
@@ -608,6 +614,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "echo_iterations": args.echo_iterations,
         "rps_calls": args.rps_calls,
         "rate_rounds": RATE_ROUNDS,
+        "latency_rounds": LATENCY_ROUNDS,
         "launches": args.launches,
         "client_runtime": if args.current_thread { "current_thread" } else { "multi_thread" },
     });
