@@ -59,6 +59,8 @@ const PAYLOAD: usize = 256;
 const IN_FLIGHT: usize = 64;
 /// Alternating floor/toolwire rounds of the latency measurement.
 const LATENCY_ROUNDS: usize = 30;
+/// Alternating floor/toolwire rounds of the spawn measurement.
+const SPAWN_ROUNDS: usize = 10;
 /// Alternating floor/toolwire rounds of the rate measurement.
 const RATE_ROUNDS: usize = 10;
 
@@ -532,7 +534,6 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         floor_samples.extend(floor_latency(&mut floor, per_round).await?);
         echo_samples.extend(tool_latency(&executor, per_round).await?);
     }
-    let rounds = 3;
     let floor_echo_p50_us = percentile(&mut floor_samples, 0.5);
     let floor_echo_p99_us = percentile(&mut floor_samples, 0.99);
     let echo_p50_us = percentile(&mut echo_samples, 0.5);
@@ -563,9 +564,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     spawn_floor(30).await?;
     bash_tool(&executor, 30).await?;
     let (mut spawn_samples, mut bash_samples) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        spawn_samples.extend(spawn_floor(args.spawn_iterations / rounds).await?);
-        bash_samples.extend(bash_tool(&executor, args.spawn_iterations / rounds).await?);
+    let per_round = (args.spawn_iterations / SPAWN_ROUNDS).max(1);
+    for _ in 0..SPAWN_ROUNDS {
+        spawn_samples.extend(spawn_floor(per_round).await?);
+        bash_samples.extend(bash_tool(&executor, per_round).await?);
     }
     let spawn_p50_us = percentile(&mut spawn_samples, 0.5);
     let bash_true_p50_us = percentile(&mut bash_samples, 0.5);
