@@ -148,20 +148,24 @@ async fn a_reused_id_is_refused_while_the_first_call_runs() {
     );
 }
 
+/// Says hello asking for `cancel` and checks that it is granted.
+async fn hello_with_cancel(socket: &mut common::RawSocket) {
+    send_text(
+        socket,
+        r#"{"type":"hello","id":"h","version":1,"features":["cancel"]}"#,
+    )
+    .await;
+    assert_eq!(
+        next_json(socket).await,
+        json!({"type":"hello","id":"h","version":1,"features":["cancel"]})
+    );
+}
+
 #[tokio::test]
 async fn cancel_of_an_unknown_or_finished_id_is_acknowledged_and_harmless() {
     let server = TestServer::start().await;
     let mut socket = raw_connect(&server).await;
-    send_text(
-        &mut socket,
-        r#"{"type":"hello","id":"h","version":1,"features":["cancel"]}"#,
-    )
-    .await;
-    let hello = next_json(&mut socket).await;
-    assert_eq!(
-        hello,
-        json!({"type":"hello","id":"h","version":1,"features":["cancel"]})
-    );
+    hello_with_cancel(&mut socket).await;
     send_text(
         &mut socket,
         r#"{"type":"cancel","id":"c1","target":"never-sent"}"#,
@@ -185,12 +189,7 @@ async fn cancel_of_an_unknown_or_finished_id_is_acknowledged_and_harmless() {
 async fn cancel_stops_a_running_call_with_one_final_response() {
     let server = TestServer::start().await;
     let mut socket = raw_connect(&server).await;
-    send_text(
-        &mut socket,
-        r#"{"type":"hello","id":"h","version":1,"features":["cancel"]}"#,
-    )
-    .await;
-    next_json(&mut socket).await;
+    hello_with_cancel(&mut socket).await;
     send_text(&mut socket, r#"{"type":"request","id":"long","request":{"tool_call_id":"x","tool_name":"sleep","input":{"ms":30000}}}"#).await;
     within(LIMIT, "call running", async {
         while server
