@@ -10,11 +10,11 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Bus, Decision, PermissionManager, PermissionRequest, QuestionManager};
+use crate::error::ToolError;
 use crate::protocol::{
     Action, BusEvent, PermissionNeeded, PermissionReply, PermissionRule, QuestionInfo,
     QuestionNeeded,
 };
-use crate::tool::ToolError;
 
 /// How an interactive client answered questions.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,8 +73,9 @@ pub struct CallContext {
     pub workdir: PathBuf,
     /// Fires when the call is cancelled, times out or its connection drops.
     pub cancel: CancellationToken,
-    /// Bus, rules and answers of the server.
-    pub shared: SharedState,
+    /// Bus, rules and answers of the server: private, so a tool can read the
+    /// rules ([`CallContext::rules`]) but never rewrite them.
+    shared: SharedState,
     asker: Option<Arc<dyn Asker>>,
     progress: Option<Arc<dyn ProgressSink>>,
 }
@@ -136,6 +137,16 @@ impl CallContext {
     /// The workdir.
     pub fn workdir(&self) -> &Path {
         &self.workdir
+    }
+
+    /// A read-only view of the permission rules.
+    pub fn rules(&self) -> RulesView<'_> {
+        RulesView(&self.shared.permissions)
+    }
+
+    /// The server's event bus.
+    pub fn bus(&self) -> &Bus {
+        &self.shared.bus
     }
 
     /// Whether anyone listens to [`CallContext::progress`].
@@ -270,6 +281,23 @@ impl CallContext {
             answers: answers.clone(),
         });
         Ok(answers)
+    }
+}
+
+/// What a tool may know of the permission rules: how they decide, never a
+/// way to change them.
+#[derive(Debug, Clone, Copy)]
+pub struct RulesView<'a>(&'a PermissionManager);
+
+impl RulesView<'_> {
+    /// How the rules decide `request` now.
+    pub fn decide(&self, request: &PermissionRequest) -> Decision {
+        self.0.decide(request)
+    }
+
+    /// The rules, in order.
+    pub fn rules(&self) -> Vec<PermissionRule> {
+        self.0.rules()
     }
 }
 

@@ -1,25 +1,33 @@
-//! toolwire runs an LLM agent's tools in an isolated Docker container and
-//! talks to them over one WebSocket, with a wire protocol compatible with the
+//! toolwire runs an LLM agent's tools in an isolated sandbox and talks to
+//! them over one WebSocket, with a wire protocol compatible with the
 //! `executor` package of sol (Go).
 //!
-//! # Map of the crate
-//! - [`protocol`]: wire types, one enum per direction, no I/O.
-//! - [`tool`], [`executor`], [`context`]: what a tool is, where it runs
-//!   ([`LocalExecutor`]), and what each call gets (cancellation, asks).
-//! - [`bus`]: the event bus, permission rules and queued answers of a server.
-//! - [`server`]: [`ToolServer`], serving a [`LocalExecutor`] at `/ws` + `/health`.
-//! - [`transport`], [`remote`]: the client side, [`WsTransport`] and [`RemoteExecutor`].
-//! - [`tools`]: the built-in tools (bash, read, write, edit, ls, glob, grep, question).
-//! - `docker` (feature `docker`): the [`docker::DockerLauncher`] and [`docker::SandboxPool`].
+//! # Layers (imports point down only)
+//! 1. [`protocol`]: wire data, one enum per direction, no I/O.
+//! 2. [`bus`], `error`: events, permission rules, queued answers;
+//!    [`ToolError`] and [`CallError`].
+//! 3. [`context`]: what each call gets (cancellation, asks, progress).
+//! 4. [`tool`]: the [`Tool`] trait and [`TypedTool`].
+//! 5. [`executor`]: [`Executor`], [`LocalExecutor`], the one conversion of
+//!    a call's end ([`Outcome`]) and the call policy both ends share.
+//! 6. [`transport`] (frames over a stream: [`WsTransport`], [`channel_pair`]),
+//!    `wire` (the one writer and pending table), [`server`] ([`ToolServer`]),
+//!    [`tools`] (the built-ins).
+//! 7. [`peer`] ([`Peer`]: ids, timeouts, hello, asks) and [`RemoteExecutor`].
+//! 8. [`launcher`] ([`Launcher`], [`SandboxPool`]) and its backends:
+//!    `docker` (feature `docker`).
+//!
+//! `docs/ARCHITECTURE.md` follows one call through all of them.
 //!
 //! # Example
 //! ```rust,no_run
 //! # async fn demo() -> anyhow::Result<()> {
 //! use std::sync::Arc;
-//! use toolwire::{Executor, RemoteExecutor, ToolRequest, WsConfig, WsTransport};
+//! use toolwire::{Endpoint, Executor, Peer, PeerConfig, RemoteExecutor, ToolRequest, WsConfig};
 //!
-//! let transport = WsTransport::connect("ws://127.0.0.1:7000/ws", Some("token"), WsConfig::default()).await?;
-//! let executor = RemoteExecutor::new(Arc::new(transport));
+//! let endpoint = Endpoint::Url("ws://127.0.0.1:7000/ws".into());
+//! let peer = Peer::connect(&endpoint, Some("token"), &WsConfig::default(), PeerConfig::default()).await?;
+//! let executor = RemoteExecutor::new(Arc::new(peer));
 //! let response = executor
 //!     .execute(ToolRequest::new("bash", serde_json::json!({"command": "echo hi"})))
 //!     .await?;
@@ -31,18 +39,25 @@ pub mod bus;
 pub mod context;
 #[cfg(feature = "docker")]
 pub mod docker;
+mod error;
 pub mod executor;
+pub mod launcher;
+pub mod peer;
 pub mod protocol;
-pub mod remote;
+mod remote;
 pub mod server;
 pub mod tool;
 pub mod tools;
 pub mod transport;
+mod wire;
 
 pub use context::CallContext;
-pub use executor::{CallError, Executor, LocalExecutor, Outcome};
-pub use protocol::{Action, PermissionRule};
+pub use error::{CallError, SandboxEnded, ToolError};
+pub use executor::{CallOptions, Executor, LocalExecutor, Outcome};
+pub use launcher::{Launcher, Sandbox, SandboxPool};
+pub use peer::{InteractiveHandler, Peer, PeerConfig};
+pub use protocol::{Action, PermissionRule, ToolInfo, ToolRequest, ToolResponse};
 pub use remote::RemoteExecutor;
 pub use server::{Auth, ServerConfig, TokenDigest, ToolServer};
-pub use tool::{Tool, ToolError, ToolInfo, ToolRequest, ToolResponse, TypedTool, typed};
-pub use transport::{Endpoint, Transport, WsConfig, WsTransport};
+pub use tool::{Tool, TypedTool, typed};
+pub use transport::{Endpoint, FrameTransport, WsConfig, WsTransport, channel_pair};

@@ -1,57 +1,59 @@
 //! [`RemoteExecutor`]: the [`Executor`] an orchestrator holds when tools run
-//! in a sandbox. It forwards every call over a [`Transport`].
+//! in a sandbox. It forwards every call over a [`Peer`].
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio::sync::RwLock;
 
-use crate::executor::{CallError, Executor};
-use crate::protocol::PermissionRule;
-use crate::tool::{ToolInfo, ToolRequest, ToolResponse};
-use crate::transport::Transport;
+use crate::error::CallError;
+use crate::executor::{CallOptions, Executor};
+use crate::peer::Peer;
+use crate::protocol::{PermissionRule, ToolInfo, ToolRequest, ToolResponse};
 
-/// Runs tools through a [`Transport`]. The tool list is fetched once and
-/// cached until [`RemoteExecutor::set_active_tools`] changes it.
+/// Runs tools through a [`Peer`]. The tool list is fetched once and cached
+/// until [`RemoteExecutor::set_active_tools`] changes it.
 pub struct RemoteExecutor {
-    transport: Arc<dyn Transport>,
+    peer: Arc<Peer>,
     tools: RwLock<Option<Vec<ToolInfo>>>,
 }
 
 impl std::fmt::Debug for RemoteExecutor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RemoteExecutor").finish_non_exhaustive()
+        f.debug_struct("RemoteExecutor")
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
     }
 }
 
 impl RemoteExecutor {
-    /// An executor over `transport`.
-    pub fn new(transport: Arc<dyn Transport>) -> Self {
+    /// An executor over `peer`.
+    pub fn new(peer: Arc<Peer>) -> Self {
         Self {
-            transport,
+            peer,
             tools: RwLock::new(None),
         }
     }
 
-    /// The transport, for control calls this type does not wrap.
-    pub fn transport(&self) -> &Arc<dyn Transport> {
-        &self.transport
+    /// The peer, for what this type does not wrap.
+    pub fn peer(&self) -> &Arc<Peer> {
+        &self.peer
     }
 
     /// Replaces the server's permission rules.
     ///
     /// # Errors
-    /// As [`Transport::set_rules`].
+    /// As [`Peer::set_rules`].
     pub async fn set_rules(&self, rules: Vec<PermissionRule>) -> Result<(), CallError> {
-        self.transport.set_rules(rules).await
+        self.peer.set_rules(rules).await
     }
 
     /// Restricts the server's tools and forgets the cached list.
     ///
     /// # Errors
-    /// As [`Transport::set_active_tools`].
+    /// As [`Peer::set_active_tools`].
     pub async fn set_active_tools(&self, tools: Vec<String>) -> Result<(), CallError> {
-        self.transport.set_active_tools(tools).await?;
+        self.peer.set_active_tools(tools).await?;
         *self.tools.write().await = None;
         Ok(())
     }
@@ -59,28 +61,32 @@ impl RemoteExecutor {
     /// Queues answers for the next question.
     ///
     /// # Errors
-    /// As [`Transport::push_answers`].
+    /// As [`Peer::push_answers`].
     pub async fn push_answers(&self, answers: Vec<Vec<String>>) -> Result<(), CallError> {
-        self.transport.push_answers(answers).await
+        self.peer.push_answers(answers).await
     }
 
-    /// Closes the transport.
+    /// Closes the connection.
     pub async fn close(&self) {
-        self.transport.close().await;
+        self.peer.close().await;
     }
 }
 
 #[async_trait]
 impl Executor for RemoteExecutor {
-    async fn execute(&self, request: ToolRequest) -> Result<ToolResponse, CallError> {
-        self.transport.send(request).await
+    async fn execute_with(
+        &self,
+        request: ToolRequest,
+        options: CallOptions,
+    ) -> Result<ToolResponse, CallError> {
+        self.peer.send_with(request, options).await
     }
 
     async fn tools(&self) -> Result<Vec<ToolInfo>, CallError> {
         if let Some(tools) = self.tools.read().await.as_ref() {
             return Ok(tools.clone());
         }
-        let tools = self.transport.fetch_tools().await?;
+        let tools = self.peer.fetch_tools().await?;
         *self.tools.write().await = Some(tools.clone());
         Ok(tools)
     }

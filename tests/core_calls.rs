@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::{TestServer, within};
 use serde_json::json;
 use toolwire::server::ServerConfig;
-use toolwire::{CallError, Executor, RemoteExecutor, ToolRequest, Transport, WsConfig};
+use toolwire::{CallError, Executor, PeerConfig, RemoteExecutor, ToolRequest};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -188,7 +188,7 @@ async fn over_the_in_flight_limit_calls_are_refused_at_once_as_busy() {
 async fn a_client_timeout_cancels_the_call_on_the_server() {
     let server = TestServer::start().await;
     let transport = server
-        .connect_with(WsConfig::default().call_timeout(Duration::from_millis(200)))
+        .connect_with(PeerConfig::default().call_timeout(Duration::from_millis(200)))
         .await;
     let started = Instant::now();
     let result = transport

@@ -8,9 +8,14 @@ use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{CreateContainerOptions, InspectContainerOptions};
 use serde_json::json;
 use toolwire::docker::{
-    DockerLauncher, ImageConfig, LABEL_MANAGED, LABEL_OWNER, LaunchConfig, Network, SandboxPool,
+    DockerLauncher, ImageConfig, LABEL_MANAGED, LABEL_OWNER, LaunchConfig, Network, SandboxExit,
+    SandboxPool,
 };
-use toolwire::{Action, CallError, Executor, PermissionRule, ToolRequest, ToolResponse};
+use toolwire::launcher::PoolConfig;
+use toolwire::protocol::BusEvent;
+use toolwire::{
+    Action, CallError, Executor, PeerConfig, PermissionRule, ToolRequest, ToolResponse,
+};
 
 async fn launcher() -> DockerLauncher {
     let images = ImageConfig::default().server_binary(env!("CARGO_BIN_EXE_toolwire-server"));
@@ -19,7 +24,7 @@ async fn launcher() -> DockerLauncher {
         .unwrap_or_else(|e| panic!("these tests need a running Docker engine: {e}"))
 }
 
-async fn allow_all(sandbox: &toolwire::docker::Sandbox) {
+async fn allow_all(sandbox: &toolwire::docker::DockerSandbox) {
     sandbox
         .executor()
         .set_rules(vec![PermissionRule::new("*", "*", Action::Allow)])
@@ -27,7 +32,7 @@ async fn allow_all(sandbox: &toolwire::docker::Sandbox) {
         .expect("rules");
 }
 
-async fn bash(sandbox: &toolwire::docker::Sandbox, command: &str) -> ToolResponse {
+async fn bash(sandbox: &toolwire::docker::DockerSandbox, command: &str) -> ToolResponse {
     tokio::time::timeout(
         Duration::from_secs(30),
         sandbox.executor().execute(ToolRequest::new(
@@ -38,6 +43,21 @@ async fn bash(sandbox: &toolwire::docker::Sandbox, command: &str) -> ToolRespons
     .await
     .expect("answer in time")
     .expect("answer")
+}
+
+/// Waits (on Docker's own wait, no polling) until container `id` is gone.
+async fn wait_removed(launcher: &DockerLauncher, id: &str, limit: Duration) {
+    let mut removed = launcher.docker().wait_container(
+        id,
+        Some(bollard::query_parameters::WaitContainerOptions {
+            condition: "removed".into(),
+        }),
+    );
+    // Ok: it was removed while we waited; Err (404): it was gone already.
+    tokio::time::timeout(limit, futures::StreamExt::next(&mut removed))
+        .await
+        .unwrap_or_else(|_| panic!("container {id} was not removed within {limit:?}"));
+    assert!(!container_exists(launcher, id).await, "{id} still exists");
 }
 
 async fn container_exists(launcher: &DockerLauncher, id: &str) -> bool {
@@ -252,8 +272,14 @@ async fn a_host_workspace_is_mounted_as_workspace() {
 #[tokio::test]
 async fn docker_kill_mid_call_fails_the_pending_call_promptly_with_the_exit_status() {
     let launcher = launcher().await;
+    let (started, mut starts) = tokio::sync::mpsc::unbounded_channel();
+    let events = PeerConfig::default().on_event(move |event| {
+        if matches!(event, BusEvent::ToolStarted { .. }) {
+            let _ = started.send(());
+        }
+    });
     let sandbox = launcher
-        .launch(LaunchConfig::default().session("killed"))
+        .launch(LaunchConfig::default().session("killed").peer(events))
         .await
         .expect("launch");
     allow_all(&sandbox).await;
@@ -262,7 +288,8 @@ async fn docker_kill_mid_call_fails_the_pending_call_promptly_with_the_exit_stat
         .executor()
         .execute(ToolRequest::new("bash", json!({"command": "sleep 60"})));
     let killer = async {
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The call is running in the sandbox once its tool.started event came.
+        starts.recv().await.expect("a tool.started event");
         launcher
             .docker()
             .kill_container(&id, None::<bollard::query_parameters::KillContainerOptions>)
@@ -277,29 +304,29 @@ async fn docker_kill_mid_call_fails_the_pending_call_promptly_with_the_exit_stat
     .await
     .expect("the call ends");
     let failed_after = killed_at.elapsed();
-    match result {
-        Err(CallError::SandboxExited {
-            exit_code,
-            oom_killed,
-            ..
-        }) => {
-            assert_eq!(exit_code, Some(137));
-            assert!(!oom_killed);
+    match &result {
+        Err(CallError::SandboxEnded(ended)) => {
+            let exit = ended
+                .downcast_ref::<SandboxExit>()
+                .expect("Docker's report of the exit");
+            assert_eq!(exit.exit_code, Some(137));
+            assert!(!exit.oom_killed);
         }
-        other => panic!("expected SandboxExited, got {other:?}"),
+        other => panic!("expected SandboxEnded, got {other:?}"),
     }
+    assert_eq!(
+        sandbox
+            .ended()
+            .and_then(|e| e.downcast_ref::<SandboxExit>().cloned())
+            .map(|e| e.exit_code),
+        Some(Some(137)),
+        "the handle reports how the sandbox ended"
+    );
     assert!(
         failed_after < Duration::from_secs(2),
         "failed {failed_after:?} after the kill"
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while container_exists(&launcher, &id).await {
-        assert!(
-            Instant::now() < deadline,
-            "the dead container was not removed"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_removed(&launcher, &id, Duration::from_secs(10)).await;
     drop(sandbox);
 }
 
@@ -351,6 +378,10 @@ async fn dropping_the_handle_removes_the_container() {
         .expect("launch");
     let id = sandbox.id().to_owned();
     drop(sandbox);
+    // Drop only signals; the launcher's removal task does the work.
+    tokio::time::timeout(Duration::from_secs(30), launcher.drain())
+        .await
+        .expect("the removal finishes");
     assert!(!container_exists(&launcher, &id).await);
 }
 
@@ -416,7 +447,7 @@ async fn the_pool_hands_out_warm_sandboxes_and_replaces_them() {
     let pool = SandboxPool::new(
         launcher.clone(),
         LaunchConfig::default().session("pooled"),
-        2,
+        PoolConfig::size(2),
     );
     assert!(
         pool.wait_warm(2, Duration::from_secs(60)).await,

@@ -9,11 +9,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use common::{TestServer, within};
 use serde_json::json;
+use toolwire::InteractiveHandler;
 use toolwire::context::QuestionAnswer;
 use toolwire::protocol::{BusEvent, PermissionAsk, PermissionReply, QuestionAsk};
 use toolwire::server::ServerConfig;
-use toolwire::transport::InteractiveHandler;
-use toolwire::{Action, CallError, PermissionRule, ToolRequest, Transport, WsConfig};
+use toolwire::{Action, CallError, PeerConfig, PermissionRule, ToolRequest};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -99,7 +99,7 @@ async fn an_interactive_client_is_asked_on_the_same_connection() {
 
     let once = handler(Some(PermissionReply::Once));
     let transport = server
-        .connect_with(WsConfig::default().interactive(once.clone()))
+        .connect_with(PeerConfig::default().interactive(once.clone()))
         .await;
     let response = within(LIMIT, "once", transport.send(guarded("ls")))
         .await
@@ -110,7 +110,7 @@ async fn an_interactive_client_is_asked_on_the_same_connection() {
 
     let reject = handler(Some(PermissionReply::Reject));
     let transport = server
-        .connect_with(WsConfig::default().interactive(reject.clone()))
+        .connect_with(PeerConfig::default().interactive(reject.clone()))
         .await;
     let response = within(LIMIT, "reject", transport.send(guarded("ls")))
         .await
@@ -124,7 +124,7 @@ async fn an_interactive_client_is_asked_on_the_same_connection() {
     // "always" adds a rule: the next matching call is not asked again.
     let always = handler(Some(PermissionReply::Always));
     let transport = server
-        .connect_with(WsConfig::default().interactive(always.clone()))
+        .connect_with(PeerConfig::default().interactive(always.clone()))
         .await;
     let first = within(LIMIT, "always", transport.send(guarded("cargo build")))
         .await
@@ -157,7 +157,7 @@ async fn an_unanswered_interactive_ask_times_out_as_denied() {
             .await;
     let silent = handler(None);
     let transport = server
-        .connect_with(WsConfig::default().interactive(silent))
+        .connect_with(PeerConfig::default().interactive(silent))
         .await;
     let response = within(LIMIT, "timeout", transport.send(guarded("make")))
         .await
@@ -212,7 +212,7 @@ async fn questions_are_asked_interactively_when_nothing_is_queued() {
     let server = TestServer::start().await;
     let asker = handler(Some(PermissionReply::Once));
     let transport = server
-        .connect_with(WsConfig::default().interactive(asker.clone()))
+        .connect_with(PeerConfig::default().interactive(asker.clone()))
         .await;
     let answered = within(LIMIT, "answered", transport.send(question_request()))
         .await
@@ -230,7 +230,7 @@ async fn a_subscribed_client_receives_bus_events() {
     let server = TestServer::start().await;
     let (sender, mut events) = tokio::sync::mpsc::unbounded_channel();
     let transport = server
-        .connect_with(WsConfig::default().on_event(move |event| {
+        .connect_with(PeerConfig::default().on_event(move |event| {
             let _ = sender.send(event);
         }))
         .await;

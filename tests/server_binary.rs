@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use toolwire::{
-    Action, Endpoint, Executor, PermissionRule, RemoteExecutor, ToolRequest, WsConfig, WsTransport,
+    Action, Endpoint, Executor, Peer, PeerConfig, PermissionRule, RemoteExecutor, ToolRequest,
+    WsConfig,
 };
 
 const TOKEN: &str = "e2e-token-7f3a9c1d2b4e";
@@ -92,10 +93,15 @@ async fn the_real_binary_serves_the_builtin_tools_and_hides_its_token() {
     );
 
     let url = format!("ws://{}/ws", server.ready);
-    let transport = WsTransport::connect(&url, Some(TOKEN), WsConfig::default())
-        .await
-        .expect("connect");
-    let executor = RemoteExecutor::new(Arc::new(transport));
+    let peer = Peer::connect(
+        &Endpoint::Url(url),
+        Some(TOKEN),
+        &WsConfig::default(),
+        PeerConfig::default(),
+    )
+    .await
+    .expect("connect");
+    let executor = RemoteExecutor::new(Arc::new(peer));
     executor
         .set_rules(vec![PermissionRule::new("*", "*", Action::Allow)])
         .await
@@ -171,14 +177,15 @@ async fn over_a_unix_socket_and_stops_on_sigterm() {
         "--token-file",
         token_file.to_str().expect("utf8"),
     ]);
-    let transport = WsTransport::connect_to(
+    let peer = Peer::connect(
         &Endpoint::Unix(socket.clone()),
         Some(TOKEN),
-        WsConfig::default(),
+        &WsConfig::default(),
+        PeerConfig::default(),
     )
     .await
     .expect("connect over unix socket");
-    let executor = RemoteExecutor::new(Arc::new(transport));
+    let executor = RemoteExecutor::new(Arc::new(peer));
     executor
         .set_rules(vec![PermissionRule::new("bash", "*", Action::Allow)])
         .await
@@ -217,14 +224,19 @@ async fn a_client_that_asks_for_progress_gets_bash_output_while_it_runs() {
         token_file.to_str().expect("utf8"),
     ]);
     let (sender, mut chunks) = tokio::sync::mpsc::unbounded_channel::<(Instant, String)>();
-    let config = WsConfig::default().on_progress(move |_id, chunk| {
+    let config = PeerConfig::default().on_progress(move |_id, chunk| {
         let _ = sender.send((Instant::now(), chunk.to_owned()));
     });
-    let transport = WsTransport::connect(&format!("ws://{}/ws", server.ready), Some(TOKEN), config)
-        .await
-        .expect("connect");
-    assert!(transport.features().iter().any(|f| f == "progress"));
-    let executor = RemoteExecutor::new(Arc::new(transport));
+    let peer = Peer::connect(
+        &Endpoint::Url(format!("ws://{}/ws", server.ready)),
+        Some(TOKEN),
+        &WsConfig::default(),
+        config,
+    )
+    .await
+    .expect("connect");
+    assert!(peer.features().iter().any(|f| f == "progress"));
+    let executor = RemoteExecutor::new(Arc::new(peer));
     executor
         .set_rules(vec![PermissionRule::new("bash", "*", Action::Allow)])
         .await

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{TestServer, within};
 use serde_json::json;
-use toolwire::{ToolRequest, Transport};
+use toolwire::ToolRequest;
 
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd")

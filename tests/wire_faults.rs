@@ -265,10 +265,13 @@ async fn bad_credentials_get_401_before_the_upgrade() {
         101
     );
     // The typed client reports it as such.
-    let err =
-        toolwire::WsTransport::connect(&server.url, Some("wrong"), toolwire::WsConfig::default())
-            .await
-            .expect_err("refused");
+    let err = toolwire::WsTransport::connect(
+        &toolwire::Endpoint::Url(server.url.clone()),
+        Some("wrong"),
+        &toolwire::WsConfig::default(),
+    )
+    .await
+    .expect_err("refused");
     assert!(
         matches!(err, toolwire::transport::ConnectError::Unauthorized),
         "{err}"

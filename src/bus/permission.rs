@@ -16,7 +16,7 @@ pub struct PermissionRequest {
     /// Patterns an `always` reply turns into allow rules (`git *` for `git status`).
     pub always: Vec<String>,
     /// Context for the person deciding.
-    pub metadata: crate::tool::Metadata,
+    pub metadata: crate::protocol::Metadata,
 }
 
 /// The rules' verdict on a request.

@@ -1,22 +1,39 @@
-//! The Docker launcher (bollard): builds the sandbox image when it is missing,
-//! creates a hardened container per agent session, waits until its tool
-//! server is ready, connects a [`RemoteExecutor`](crate::RemoteExecutor), and
-//! removes the container again — on shutdown, on drop, on start-up failure,
-//! and (through labels) after the owning process died.
+//! The Docker backend of [`Launcher`](crate::Launcher) (bollard): builds the
+//! sandbox image when it is missing, creates a hardened container per agent
+//! session, waits until its tool server is ready, connects a
+//! [`RemoteExecutor`](crate::RemoteExecutor), and removes the container
+//! again — on shutdown, on drop, on start-up failure, and (through labels)
+//! after the owning process died.
 //!
+//! - `config`: [`ImageConfig`], [`LaunchConfig`], [`Network`].
+//! - `error`: [`LaunchError`], [`SandboxExit`].
 //! - [`image`]: `ensure_image`, offline-capable.
-//! - [`sandbox`]: `launch`, the [`Sandbox`] handle and its exit watcher.
-//! - [`pool`]: [`SandboxPool`], N warm sandboxes handed out at once.
+//! - `spec`: the container body, a pure function with a test per hardening flag.
+//! - `launch`: create, token, start, ready, connect.
+//! - `ready`: the published port, `/health`, the last log lines.
+//! - `watch`: the exit watcher.
+//! - `sandbox`: the [`DockerSandbox`] handle.
+//! - `owner`: owner labels and whether their process lives.
 
+mod config;
+mod error;
 pub mod image;
-pub mod pool;
-pub mod sandbox;
+mod launch;
+mod owner;
+mod ready;
+mod sandbox;
+mod spec;
+mod watch;
 
-pub use pool::SandboxPool;
-pub use sandbox::{LaunchConfig, Network, Sandbox};
+pub use config::{ImageConfig, LaunchConfig, Network};
+pub use error::{LaunchError, SandboxExit};
+pub use owner::{owner_alive, owner_id};
+pub use sandbox::DockerSandbox;
+
+/// The sandbox pool over Docker.
+pub type SandboxPool = crate::launcher::SandboxPool<DockerLauncher>;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use bollard::Docker;
 use bollard::query_parameters::{ListContainersOptions, RemoveContainerOptions};
@@ -29,106 +46,6 @@ pub const LABEL_OWNER: &str = "toolwire.owner";
 pub const LABEL_SESSION: &str = "toolwire.session";
 /// Label with the creation time (Unix seconds).
 pub const LABEL_CREATED: &str = "toolwire.created";
-
-/// Why a launcher operation failed. Messages say what to do.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum LaunchError {
-    /// No Docker engine answered.
-    #[error("no Docker engine is reachable ({reason}); start the Docker daemon or set DOCKER_HOST")]
-    NoEngine {
-        /// What bollard said.
-        reason: String,
-    },
-    /// A Docker API call failed.
-    #[error("docker {action} failed: {source}")]
-    Docker {
-        /// What was being done.
-        action: &'static str,
-        /// The engine's error.
-        #[source]
-        source: bollard::errors::Error,
-    },
-    /// The image could not be built.
-    #[error("could not build the sandbox image: {0}")]
-    Image(String),
-    /// The tool server did not become ready; the container was removed.
-    #[error("the sandbox did not become ready: {reason}; last log lines:\n{logs}")]
-    NotReady {
-        /// What went wrong.
-        reason: String,
-        /// The container's last log lines.
-        logs: String,
-    },
-    /// Connecting to the ready tool server failed.
-    #[error("could not connect to the sandbox: {0}")]
-    Connect(#[from] crate::transport::ConnectError),
-    /// Local I/O (temp dirs, the token file, the lock file).
-    #[error("{action}: {source}")]
-    Io {
-        /// What was being done.
-        action: String,
-        /// The error.
-        #[source]
-        source: std::io::Error,
-    },
-}
-
-impl LaunchError {
-    pub(crate) fn docker(action: &'static str) -> impl FnOnce(bollard::errors::Error) -> Self {
-        move |source| Self::Docker { action, source }
-    }
-
-    pub(crate) fn io(action: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
-        let action = action.into();
-        move |source| Self::Io { action, source }
-    }
-}
-
-/// Where the sandbox image comes from. Every field has a documented default.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct ImageConfig {
-    /// Use this image as it is instead of building one (`ensure_image` then
-    /// only checks that it exists). Default none.
-    pub image: Option<String>,
-    /// Repository of built images; the tag is a digest of Dockerfile and
-    /// server binary, so a changed server gets a new image. Default `toolwire-sandbox`.
-    pub repository: String,
-    /// The Dockerfile's `BASE_IMAGE`. Default `toolwire-base:bookworm`.
-    pub base_image: String,
-    /// Builds `base_image` when it is missing (no registry). Default: this
-    /// repository's `container/make-base-image.sh`.
-    pub base_script: PathBuf,
-    /// The Dockerfile. Default: this repository's `Dockerfile`.
-    pub dockerfile: PathBuf,
-    /// The `toolwire-server` binary to put in the image. Default: next to
-    /// the running executable (as cargo lays out `target/<profile>/`).
-    pub server_binary: Option<PathBuf>,
-}
-
-impl Default for ImageConfig {
-    fn default() -> Self {
-        let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-        Self {
-            image: None,
-            repository: "toolwire-sandbox".into(),
-            base_image: "toolwire-base:bookworm".into(),
-            base_script: repo.join("container/make-base-image.sh"),
-            dockerfile: repo.join("Dockerfile"),
-            server_binary: None,
-        }
-    }
-}
-
-impl ImageConfig {
-    /// Sets [`ImageConfig::server_binary`].
-    #[must_use]
-    pub fn server_binary(mut self, path: impl Into<PathBuf>) -> Self {
-        self.server_binary = Some(path.into());
-        self
-    }
-}
 
 /// One toolwire container, as `toolwire ps` shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -153,6 +70,8 @@ pub struct DockerLauncher {
     owner: String,
     /// The ensured image tag, shared by clones.
     image: std::sync::Arc<tokio::sync::OnceCell<String>>,
+    /// Removals of dropped sandboxes and cut launches, shared by clones.
+    removals: tokio_util::task::TaskTracker,
 }
 
 impl DockerLauncher {
@@ -173,6 +92,7 @@ impl DockerLauncher {
             images,
             owner: owner_id(std::process::id()),
             image: std::sync::Arc::default(),
+            removals: tokio_util::task::TaskTracker::new(),
         };
         match launcher.reap().await {
             Ok(0) => {}
@@ -183,6 +103,15 @@ impl DockerLauncher {
             Err(e) => tracing::warn!(error = %e, "could not reap orphaned containers"),
         }
         Ok(launcher)
+    }
+
+    /// Waits until every removal of a dropped sandbox (or of a launch cut
+    /// half-way) has finished. Call it before the runtime ends, so nothing
+    /// is left for `reap`.
+    pub async fn drain(&self) {
+        self.removals.close();
+        self.removals.wait().await;
+        self.removals.reopen();
     }
 
     /// The bollard client.
@@ -290,45 +219,4 @@ pub(crate) async fn remove_container(
         }) => Ok(()),
         Err(e) => Err(e),
     }
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_owned())
-        .unwrap_or_else(|_| "unknown-host".to_owned())
-}
-
-/// Start time of a process in clock ticks since boot (field 22 of
-/// /proc/<pid>/stat): with the pid it names a process uniquely, so a reused
-/// pid is not mistaken for the owner.
-fn process_start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may contain spaces; fields after its ')' are plain.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split_whitespace().nth(19)?.parse().ok()
-}
-
-/// The owner label value of process `pid`.
-pub fn owner_id(pid: u32) -> String {
-    format!(
-        "{}/{pid}/{}",
-        hostname(),
-        process_start_time(pid).unwrap_or(0)
-    )
-}
-
-/// Whether the process an owner label names is still running. Labels of other
-/// hosts, or that cannot be read, count as alive (never remove what we cannot judge).
-pub fn owner_alive(owner: &str) -> bool {
-    let mut parts = owner.split('/');
-    let (Some(host), Some(pid), Some(start)) = (parts.next(), parts.next(), parts.next()) else {
-        return true;
-    };
-    if host != hostname() {
-        return true;
-    }
-    let (Ok(pid), Ok(start)) = (pid.parse::<u32>(), start.parse::<u64>()) else {
-        return true;
-    };
-    process_start_time(pid) == Some(start)
 }

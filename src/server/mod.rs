@@ -2,21 +2,30 @@
 //! answers `GET /health`, on one TCP port or Unix socket.
 //!
 //! [`ToolServer::serve`] owns everything it starts: the accept loop, one task
-//! per HTTP connection, one session per WebSocket (see [`connection`]) and
-//! one task per call that waits (a call that finishes on its first poll is
-//! run by the session's reader). When the shutdown future completes it stops accepting,
-//! gives in-flight calls [`ServerConfig::shutdown_grace`], cancels the rest,
+//! per HTTP connection, one session per WebSocket and one task per call that
+//! waits (a call that finishes on its first poll is run by the session's
+//! reader). When the shutdown future completes it stops accepting, gives
+//! in-flight calls [`ServerConfig::shutdown_grace`], cancels the rest,
 //! answers each, closes every socket and returns.
+//!
+//! - `auth`: the bearer token check.
+//! - `session`: one client over any frame transport (reader, writer, drain).
+//! - `dispatch`: frame → action, `hello`.
+//! - `call`: admission, the call path, the table of running calls.
+//! - `ask`: server-to-client asks.
+//! - `forward`: events and progress.
 
+mod ask;
 mod auth;
-mod calls;
-mod connection;
+mod call;
+mod dispatch;
+mod forward;
+mod session;
 
 pub use auth::{Auth, TokenDigest, TokenError};
 
-use std::collections::HashSet;
 use std::future::Future;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -34,7 +43,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::context::{DEFAULT_ASK_TIMEOUT, SharedState};
 use crate::executor::LocalExecutor;
-use crate::tool::ToolInfo;
+use crate::transport::{AxumTransport, FrameTransport};
 
 /// Limits and timeouts of a [`ToolServer`]. Every field has a documented default.
 #[derive(Debug, Clone)]
@@ -50,10 +59,9 @@ pub struct ServerConfig {
     /// after connecting. Default 10 s.
     pub handshake_timeout: Duration,
     /// Per-call timeout unless the request sets `timeout_ms`. Default 10 min.
+    /// (How long a stopped call's tool gets to clean up is the executor's:
+    /// [`LocalExecutor::with_cancel_grace`].)
     pub call_timeout: Duration,
-    /// After a call is cancelled (cancel, timeout, disconnect), how long its
-    /// tool gets to clean up before it is dropped. Default 2 s.
-    pub cancel_grace: Duration,
     /// On shutdown, how long in-flight calls may still finish. Default 5 s.
     pub shutdown_grace: Duration,
     /// How long an interactive client has to answer a permission or question
@@ -68,7 +76,6 @@ impl Default for ServerConfig {
             max_message_bytes: 16 << 20,
             handshake_timeout: Duration::from_secs(10),
             call_timeout: Duration::from_secs(600),
-            cancel_grace: Duration::from_secs(2),
             shutdown_grace: Duration::from_secs(5),
             ask_timeout: DEFAULT_ASK_TIMEOUT,
         }
@@ -119,35 +126,10 @@ struct Inner {
     executor: LocalExecutor,
     auth: Auth,
     config: ServerConfig,
-    /// `None`: every tool is active.
-    active_tools: RwLock<Option<HashSet<String>>>,
     /// Fires when shutdown begins: sessions stop reading and drain.
     shutting_down: CancellationToken,
     /// Every connection and session task.
     tasks: TaskTracker,
-}
-
-impl Inner {
-    fn is_active(&self, tool: &str) -> bool {
-        self.active_tools
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .as_ref()
-            .is_none_or(|active| active.contains(tool))
-    }
-
-    fn active_tool_infos(&self) -> Vec<ToolInfo> {
-        let mut tools = self.executor.tool_infos();
-        tools.retain(|t| self.is_active(&t.name));
-        tools
-    }
-
-    fn set_active_tools(&self, names: Vec<String>) {
-        *self
-            .active_tools
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(names.into_iter().collect());
-    }
 }
 
 /// Serves a [`LocalExecutor`] over WebSocket. Cheap to clone.
@@ -174,7 +156,6 @@ impl ToolServer {
                 executor,
                 auth,
                 config,
-                active_tools: RwLock::new(None),
                 shutting_down: CancellationToken::new(),
                 tasks: TaskTracker::new(),
             }),
@@ -184,6 +165,22 @@ impl ToolServer {
     /// The bus, permission rules and queued answers every call shares.
     pub fn shared(&self) -> &SharedState {
         self.inner.executor.shared()
+    }
+
+    /// Serves one client over any frame transport (an in-memory pair, a
+    /// forwarded stream) until it goes away or the server shuts down. The
+    /// caller authenticated it. The session counts as one of the server's
+    /// tasks, so [`ToolServer::serve`]'s shutdown drains it too.
+    pub fn serve_connection(
+        &self,
+        transport: impl FrameTransport,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let token = self.inner.tasks.token();
+        let inner = self.inner.clone();
+        async move {
+            session::run(transport, inner).await;
+            drop(token);
+        }
     }
 
     /// The axum router (`/ws`, `/health`), for embedding in another server.
@@ -262,7 +259,7 @@ impl ToolServer {
         inner.shutting_down.cancel();
         inner.tasks.close();
         let limit =
-            inner.config.shutdown_grace + inner.config.cancel_grace + Duration::from_secs(2);
+            inner.config.shutdown_grace + inner.executor.cancel_grace() + Duration::from_secs(2);
         if tokio::time::timeout(limit, inner.tasks.wait())
             .await
             .is_err()
@@ -306,7 +303,7 @@ async fn upgrade(
         .read_buffer_size(crate::protocol::READ_BUFFER_BYTES)
         .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
         .on_upgrade(move |socket| async move {
-            connection::run(socket, inner).await;
+            session::run(AxumTransport(socket), inner).await;
             drop(token);
         })
 }

@@ -20,7 +20,9 @@ use tokio::io::AsyncReadExt;
 use super::ToolsConfig;
 use crate::bus::PermissionRequest;
 use crate::context::CallContext;
-use crate::tool::{ToolError, ToolResponse, TypedTool};
+use crate::error::ToolError;
+use crate::protocol::ToolResponse;
+use crate::tool::TypedTool;
 
 /// Input of the bash tool.
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -9,7 +9,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::context::CallContext;
-use crate::tool::{ToolError, ToolResponse, TypedTool};
+use crate::error::ToolError;
+use crate::protocol::ToolResponse;
+use crate::tool::TypedTool;
 
 /// Input of the echo tool.
 #[derive(Debug, Deserialize, JsonSchema)]

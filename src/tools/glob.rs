@@ -9,7 +9,9 @@ use serde::Deserialize;
 
 use super::{ToolsConfig, blocking, paths, walker};
 use crate::context::CallContext;
-use crate::tool::{ToolError, ToolResponse, TypedTool};
+use crate::error::ToolError;
+use crate::protocol::ToolResponse;
+use crate::tool::TypedTool;
 
 /// Input of the glob tool.
 #[derive(Debug, Deserialize, JsonSchema)]

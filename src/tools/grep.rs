@@ -12,7 +12,9 @@ use serde::Deserialize;
 
 use super::{ToolsConfig, blocking, paths, walker};
 use crate::context::CallContext;
-use crate::tool::{ToolError, ToolResponse, TypedTool};
+use crate::error::ToolError;
+use crate::protocol::ToolResponse;
+use crate::tool::TypedTool;
 
 /// Longest matching line shown, in characters.
 const MAX_LINE_CHARS: usize = 500;

@@ -8,7 +8,9 @@ use serde::Deserialize;
 
 use super::{ToolsConfig, blocking, paths};
 use crate::context::CallContext;
-use crate::tool::{ToolError, ToolResponse, TypedTool};
+use crate::error::ToolError;
+use crate::protocol::ToolResponse;
+use crate::tool::TypedTool;
 
 /// Input of the ls tool.
 #[derive(Debug, Deserialize, JsonSchema)]

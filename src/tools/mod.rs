@@ -22,8 +22,9 @@ use std::time::Duration;
 
 use crate::bus::PermissionRequest;
 use crate::context::CallContext;
+use crate::error::ToolError;
 use crate::executor::{LocalExecutor, RegisterError};
-use crate::tool::{Tool, ToolError, typed};
+use crate::tool::{Tool, typed};
 
 /// Limits of the built-in tools. Every field has a documented default.
 #[derive(Debug, Clone)]
@@ -149,7 +150,7 @@ async fn ask_edit(
     shown: &str,
     diff: Option<serde_json::Value>,
 ) -> Result<(), ToolError> {
-    let mut metadata = crate::tool::Metadata::new();
+    let mut metadata = crate::protocol::Metadata::new();
     metadata.insert("path".into(), shown.into());
     if let Some(diff) = diff {
         metadata.insert("diff".into(), diff);

@@ -11,7 +11,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::bus::PermissionRequest;
 use crate::context::CallContext;
-use crate::tool::ToolError;
+use crate::error::ToolError;
 
 /// Symlinks followed in one resolution before giving up (as Linux's ELOOP).
 const MAX_SYMLINKS: usize = 40;

@@ -5,8 +5,10 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use crate::context::CallContext;
+use crate::error::ToolError;
 use crate::protocol::QuestionInfo;
-use crate::tool::{ToolError, ToolResponse, TypedTool};
+use crate::protocol::ToolResponse;
+use crate::tool::TypedTool;
 
 /// Input of the question tool.
 #[derive(Debug, Deserialize, JsonSchema)]

@@ -6,7 +6,9 @@ use serde::Deserialize;
 
 use super::{ask_edit, blocking, paths};
 use crate::context::CallContext;
-use crate::tool::{ToolError, ToolResponse, TypedTool};
+use crate::error::ToolError;
+use crate::protocol::ToolResponse;
+use crate::tool::TypedTool;
 
 /// Input of the write tool.
 #[derive(Debug, Deserialize, JsonSchema)]

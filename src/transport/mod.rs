@@ -1,50 +1,75 @@
-//! The client side of the wire: the [`Transport`] trait and its WebSocket
-//! implementation [`WsTransport`].
+//! Frame transports: frames out, frames in, close — nothing else. A
+//! transport knows nothing about request ids, timeouts or `hello`; the peer
+//! layer ([`crate::Peer`]) and the server's session own those, so a new
+//! stream (a Kubernetes port-forward, a test channel) is a small adapter.
+//!
+//! - `ws`: WebSocket over any byte stream, both ends ([`WsTransport`] for
+//!   the client over TCP or a Unix socket; the server's axum socket).
+//! - `connect`: the client handshake (token, `Origin`, limits, errors).
+//! - `channel`: an in-memory pair ([`channel_pair`]) for tests and embedding.
 
+mod channel;
+mod connect;
 mod ws;
 
-pub use ws::{ConnectError, Endpoint, InteractiveHandler, WsConfig, WsTransport};
+pub use channel::{ChannelTransport, channel_pair};
+pub use connect::{ConnectError, Endpoint, WsConfig};
+pub(crate) use ws::AxumTransport;
+pub use ws::WsTransport;
 
-use async_trait::async_trait;
+use std::pin::Pin;
 
-use crate::executor::CallError;
-use crate::protocol::PermissionRule;
-use crate::tool::{ToolInfo, ToolRequest, ToolResponse};
+use futures::{Sink, Stream};
 
-/// Carries tool calls and control messages to a tool server.
-#[async_trait]
-pub trait Transport: Send + Sync {
-    /// Sends one call and waits for its final answer.
-    ///
-    /// # Errors
-    /// A [`CallError`] when there is no response: the call suspended, timed
-    /// out, or the connection was lost.
-    async fn send(&self, request: ToolRequest) -> Result<ToolResponse, CallError>;
+/// One frame of the wire. The protocol speaks JSON in text frames; binary
+/// frames exist so a peer that sends one can be told it is not supported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// A text frame: one JSON message.
+    Text(String),
+    /// A binary frame.
+    Binary(Vec<u8>),
+    /// The peer closes (or is told to), with a code and a reason when known.
+    Close(Option<CloseReason>),
+}
 
-    /// Fetches the active tools.
-    ///
-    /// # Errors
-    /// A [`CallError`] when no answer comes.
-    async fn fetch_tools(&self) -> Result<Vec<ToolInfo>, CallError>;
+/// A close frame's code and reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseReason {
+    /// The WebSocket close code (1000 normal, 1001 going away, 1009 too big).
+    pub code: u16,
+    /// Why, for a person.
+    pub reason: String,
+}
 
-    /// Replaces the server's permission rules; returns once acknowledged.
-    ///
-    /// # Errors
-    /// [`CallError::Refused`] when the server refuses, or no answer.
-    async fn set_rules(&self, rules: Vec<PermissionRule>) -> Result<(), CallError>;
+/// Why a transport could not carry a frame.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// The peer sent a message over the configured size limit; it was not read.
+    #[error("a message over the size limit arrived")]
+    TooBig,
+    /// The transport is closed.
+    #[error("the connection is closed")]
+    Closed,
+    /// The underlying stream failed.
+    #[error("the connection failed: {0}")]
+    Io(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
 
-    /// Restricts which tools the server lists and accepts; returns once acknowledged.
-    ///
-    /// # Errors
-    /// [`CallError::Refused`] when the server refuses, or no answer.
-    async fn set_active_tools(&self, tools: Vec<String>) -> Result<(), CallError>;
+/// The send half of a frame transport.
+pub type FrameSink = Pin<Box<dyn Sink<Frame, Error = TransportError> + Send>>;
+/// The receive half of a frame transport; `None` is the end of the stream.
+pub type FrameStream = Pin<Box<dyn Stream<Item = Result<Frame, TransportError>> + Send>>;
 
-    /// Queues one batch of answers for the next question; returns once acknowledged.
-    ///
-    /// # Errors
-    /// [`CallError::Refused`] when the server refuses, or no answer.
-    async fn push_answers(&self, answers: Vec<Vec<String>>) -> Result<(), CallError>;
+/// A bidirectional stream of frames, split into its two halves once.
+pub trait FrameTransport: Send + 'static {
+    /// The send half and the receive half.
+    fn into_split(self) -> (FrameSink, FrameStream);
+}
 
-    /// Closes the connection; pending calls fail with [`CallError::Closed`].
-    async fn close(&self);
+impl FrameTransport for (FrameSink, FrameStream) {
+    fn into_split(self) -> (FrameSink, FrameStream) {
+        self
+    }
 }

@@ -15,7 +15,8 @@ use toolwire::bus::PermissionRequest;
 use toolwire::context::SharedState;
 use toolwire::server::{Auth, ServerConfig, TokenDigest, ToolServer};
 use toolwire::{
-    CallContext, LocalExecutor, ToolError, ToolResponse, TypedTool, WsConfig, WsTransport, typed,
+    CallContext, Endpoint, LocalExecutor, Peer, PeerConfig, ToolError, ToolResponse, TypedTool,
+    WsConfig, typed,
 };
 
 pub const TOKEN: &str = "test-token-0123456789";
@@ -174,15 +175,20 @@ impl TestServer {
         }
     }
 
-    pub async fn connect(&self) -> WsTransport {
-        self.connect_with(WsConfig::default()).await
+    pub async fn connect(&self) -> Peer {
+        self.connect_with(PeerConfig::default()).await
     }
 
-    pub async fn connect_with(&self, config: WsConfig) -> WsTransport {
+    pub async fn connect_with(&self, config: PeerConfig) -> Peer {
         within(
             Duration::from_secs(5),
             "connect",
-            WsTransport::connect(&self.url, Some(TOKEN), config),
+            Peer::connect(
+                &Endpoint::Url(self.url.clone()),
+                Some(TOKEN),
+                &WsConfig::default(),
+                config,
+            ),
         )
         .await
         .expect("connect")

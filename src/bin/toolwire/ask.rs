@@ -3,9 +3,9 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use async_trait::async_trait;
+use toolwire::InteractiveHandler;
 use toolwire::context::QuestionAnswer;
 use toolwire::protocol::{PermissionAsk, PermissionReply, QuestionAsk};
-use toolwire::transport::InteractiveHandler;
 
 /// Asks on the terminal; answers "once" / the first option by itself when
 /// told to, or when there is no terminal to ask on (CI).

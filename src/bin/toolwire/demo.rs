@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use toolwire::docker::LaunchConfig;
 use toolwire::{
-    Action, CallError, Executor, PermissionRule, RemoteExecutor, ToolRequest, ToolResponse,
-    WsConfig,
+    Action, CallError, Executor, PeerConfig, PermissionRule, RemoteExecutor, ToolRequest,
+    ToolResponse,
 };
 
 use crate::ask::TerminalAsker;
-use crate::local::{LocalSandbox, warn_not_isolated};
+use crate::local::LocalSandbox;
 
 const PROGRAM: &str = r#"import statistics
 
@@ -34,17 +34,23 @@ fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
 }
 
-pub async fn run(yes: bool) -> anyhow::Result<()> {
+pub async fn run(yes: bool, local: bool) -> anyhow::Result<()> {
     let total = Instant::now();
-    let transport = WsConfig::default().interactive(Arc::new(TerminalAsker::new(yes)));
-    match crate::connect().await {
-        Ok(launcher) => {
+    let peer = PeerConfig::default().interactive(Arc::new(TerminalAsker::new(yes)));
+    if local {
+        let local = LocalSandbox::start(peer).await?;
+        let session = session(&local.executor).await;
+        local.stop().await;
+        session?;
+    } else {
+        let launcher = crate::connect().await?;
+        {
             let started = Instant::now();
             let tag = crate::ensure_image(&launcher).await?;
             println!("==> sandbox image {tag} ready ({})", ms(started.elapsed()));
             let started = Instant::now();
             let sandbox = launcher
-                .launch(LaunchConfig::default().session("demo").transport(transport))
+                .launch(LaunchConfig::default().session("demo").peer(peer))
                 .await?;
             println!(
                 "==> sandbox {} launched and connected in {} (hardened: no capabilities, read-only root, uid 1000, port on 127.0.0.1 only)",
@@ -56,13 +62,6 @@ pub async fn run(yes: bool) -> anyhow::Result<()> {
             let name = sandbox.name().to_owned();
             sandbox.shutdown().await?;
             println!("==> sandbox {name} removed ({})", ms(started.elapsed()));
-            session?;
-        }
-        Err(e) => {
-            warn_not_isolated(&e.to_string());
-            let local = LocalSandbox::start(transport).await?;
-            let session = session(&local.executor).await;
-            local.stop().await;
             session?;
         }
     }

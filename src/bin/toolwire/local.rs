@@ -1,17 +1,20 @@
-//! The fallback when no Docker engine is reachable: a tool server in this
-//! process, working in a temporary directory. Nothing is isolated.
+//! `--local`: a tool server in this process, working in a temporary
+//! directory, reached over an in-memory frame transport. Nothing is
+//! isolated, so it runs only when the user asked for it by name.
 
 use std::sync::Arc;
 
-use toolwire::server::{Auth, ServerConfig, TokenDigest, ToolServer};
+use toolwire::server::{Auth, ServerConfig, ToolServer};
 use toolwire::tools::{self, ToolsConfig};
-use toolwire::{RemoteExecutor, WsConfig, WsTransport};
+use toolwire::{Peer, PeerConfig, RemoteExecutor, channel_pair};
+
+/// Frames either end may have unread before its sender waits.
+const CHANNEL_FRAMES: usize = 64;
 
 /// Prints the loud warning.
-pub fn warn_not_isolated(reason: &str) {
+fn warn_not_isolated() {
     eprintln!("\n################################################################");
-    eprintln!("# WARNING: no Docker engine ({reason})");
-    eprintln!("# Tools run on THIS machine, in a temporary directory.");
+    eprintln!("# --local: tools run on THIS machine, in a temporary directory.");
     eprintln!("# NOTHING IS ISOLATED: commands can touch your files and network.");
     eprintln!("################################################################\n");
 }
@@ -19,40 +22,30 @@ pub fn warn_not_isolated(reason: &str) {
 /// A local tool server and a connected executor.
 pub struct LocalSandbox {
     pub executor: RemoteExecutor,
-    stop: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<()>,
+    session: tokio::task::JoinHandle<()>,
     _dir: tempfile::TempDir,
 }
 
 impl LocalSandbox {
-    pub async fn start(transport: WsConfig) -> anyhow::Result<Self> {
+    pub async fn start(peer: PeerConfig) -> anyhow::Result<Self> {
+        warn_not_isolated();
         let dir = tempfile::tempdir()?;
         let workdir = dir.path().canonicalize()?;
-        let token = uuid::Uuid::new_v4().simple().to_string();
         let executor = tools::executor(&workdir, ToolsConfig::default())?;
-        let server = ToolServer::new(
-            executor,
-            Auth::Token(TokenDigest::of(&token)?),
-            ServerConfig::default(),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let url = format!("ws://{}/ws", listener.local_addr()?);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let server = tokio::spawn(server.serve_tcp(listener, async {
-            let _ = stopped.await;
-        }));
-        let client = WsTransport::connect(&url, Some(&token), transport).await?;
+        // In-process: no socket, so nobody else can connect; no token needed.
+        let server = ToolServer::new(executor, Auth::InsecureNoAuth, ServerConfig::default());
+        let (client_end, server_end) = channel_pair(CHANNEL_FRAMES);
+        let session = tokio::spawn(server.serve_connection(server_end));
+        let peer = Peer::start(client_end, peer).await?;
         Ok(Self {
-            executor: RemoteExecutor::new(Arc::new(client)),
-            stop,
-            server,
+            executor: RemoteExecutor::new(Arc::new(peer)),
+            session,
             _dir: dir,
         })
     }
 
     pub async fn stop(self) {
         self.executor.close().await;
-        let _ = self.stop.send(());
-        let _ = self.server.await;
+        let _ = self.session.await;
     }
 }

@@ -13,7 +13,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use toolwire::docker::{DockerLauncher, ImageConfig, LaunchConfig};
-use toolwire::{Executor, ToolRequest, WsConfig};
+use toolwire::{Executor, PeerConfig, ToolRequest};
 
 /// Run an LLM agent's tools in a hardened Docker sandbox over one WebSocket.
 #[derive(Debug, Parser)]
@@ -30,6 +30,10 @@ enum Command {
         /// Answer permission questions with "once" instead of asking on the terminal.
         #[arg(long)]
         yes: bool,
+        /// Run the tools on THIS machine, unisolated, in a temporary directory
+        /// (only when you mean it: nothing is sandboxed).
+        #[arg(long)]
+        local: bool,
     },
     /// Sandbox image commands.
     Image {
@@ -45,6 +49,10 @@ enum Command {
         /// Allow every permission instead of asking on the terminal.
         #[arg(long)]
         allow_all: bool,
+        /// Run the tool on THIS machine, unisolated, in a temporary directory
+        /// (only when you mean it: nothing is sandboxed).
+        #[arg(long)]
+        local: bool,
     },
     /// List toolwire containers.
     Ps,
@@ -92,7 +100,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = runtime.enable_all().build()?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Demo { yes } => demo::run(yes).await,
+            Command::Demo { yes, local } => demo::run(yes, local).await,
             Command::Image {
                 command: ImageCommand::Build,
             } => {
@@ -105,7 +113,8 @@ fn main() -> anyhow::Result<()> {
                 tool,
                 input,
                 allow_all,
-            } => run_one(&tool, &input, allow_all).await,
+                local,
+            } => run_one(&tool, &input, allow_all, local).await,
             Command::Ps => {
                 let launcher = connect().await?;
                 let sandboxes = launcher.list().await?;
@@ -141,9 +150,12 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-/// Connects to the Docker engine (reaping orphans on the way).
+/// Connects to the Docker engine (reaping orphans on the way). Without one
+/// nothing runs: running unisolated takes `--local`, said by name.
 async fn connect() -> anyhow::Result<DockerLauncher> {
-    Ok(DockerLauncher::connect(ImageConfig::default()).await?)
+    DockerLauncher::connect(ImageConfig::default())
+        .await
+        .context("no sandbox can be launched; to run tools on this machine without isolation, pass --local")
 }
 
 /// Ensures the image, showing progress on a spinner.
@@ -164,10 +176,10 @@ async fn ensure_image(launcher: &DockerLauncher) -> anyhow::Result<String> {
     Ok(tag?)
 }
 
-async fn run_one(tool: &str, input: &str, allow_all: bool) -> anyhow::Result<()> {
+async fn run_one(tool: &str, input: &str, allow_all: bool, local: bool) -> anyhow::Result<()> {
     let input: serde_json::Value =
         serde_json::from_str(input).context("the input is not valid JSON")?;
-    let transport = WsConfig::default().interactive(Arc::new(ask::TerminalAsker::new(false)));
+    let peer = PeerConfig::default().interactive(Arc::new(ask::TerminalAsker::new(false)));
     let request = ToolRequest::new(tool, input);
     let rules = if allow_all {
         vec![toolwire::PermissionRule::new(
@@ -178,25 +190,22 @@ async fn run_one(tool: &str, input: &str, allow_all: bool) -> anyhow::Result<()>
     } else {
         Vec::new()
     };
-    let response = match connect().await {
-        Ok(launcher) => {
-            ensure_image(&launcher).await?;
-            let sandbox = launcher
-                .launch(LaunchConfig::default().session("run").transport(transport))
-                .await?;
-            sandbox.executor().set_rules(rules).await?;
-            let response = sandbox.executor().execute(request).await;
-            sandbox.shutdown().await?;
-            response?
-        }
-        Err(e) => {
-            local::warn_not_isolated(&e.to_string());
-            let local = local::LocalSandbox::start(transport).await?;
-            local.executor.set_rules(rules).await?;
-            let response = local.executor.execute(request).await;
-            local.stop().await;
-            response?
-        }
+    let response = if local {
+        let local = local::LocalSandbox::start(peer).await?;
+        local.executor.set_rules(rules).await?;
+        let response = local.executor.execute(request).await;
+        local.stop().await;
+        response?
+    } else {
+        let launcher = connect().await?;
+        ensure_image(&launcher).await?;
+        let sandbox = launcher
+            .launch(LaunchConfig::default().session("run").peer(peer))
+            .await?;
+        sandbox.executor().set_rules(rules).await?;
+        let response = sandbox.executor().execute(request).await;
+        sandbox.shutdown().await?;
+        response?
     };
     println!("{}", serde_json::to_string_pretty(&response)?);
     Ok(())

@@ -1,0 +1,266 @@
+//! [`LocalExecutor`]: tools in this process, by name. It admits a call
+//! (known and active tool — the one place that check is made), validates
+//! its input against the tool's schema, runs it within the call policy and
+//! turns a panic into an error response.
+
+use std::collections::{BTreeMap, HashSet};
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::FutureExt;
+
+use super::stop::{CallStop, Ended, StopReason, run_bounded};
+use super::{CallOptions, Executor, Outcome};
+use crate::context::{CallContext, SharedState};
+use crate::error::CallError;
+use crate::protocol::{ToolInfo, ToolRequest, ToolResponse};
+use crate::tool::Tool;
+
+/// A tool's schema is not a valid JSON Schema, or its name is taken.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegisterError {
+    /// The input schema does not compile.
+    #[error("tool `{tool}` has an invalid input schema: {reason}")]
+    InvalidSchema {
+        /// The tool.
+        tool: String,
+        /// What the schema compiler said.
+        reason: String,
+    },
+    /// Another tool already has this name.
+    #[error("a tool named `{0}` is already registered")]
+    Duplicate(String),
+}
+
+struct Registered {
+    tool: Arc<dyn Tool>,
+    info: ToolInfo,
+    validator: jsonschema::Validator,
+}
+
+/// Tools in this process, by name. Validates every input against the tool's
+/// schema before the tool runs, and turns a panicking tool into an error
+/// response.
+pub struct LocalExecutor {
+    tools: BTreeMap<String, Registered>,
+    workdir: PathBuf,
+    shared: SharedState,
+    /// `None`: every tool is active.
+    active: RwLock<Option<HashSet<String>>>,
+    /// After a call is stopped, how long its tool gets to clean up.
+    cancel_grace: Duration,
+}
+
+/// Default time a stopped call's tool gets to clean up (kill its processes)
+/// before it is dropped.
+pub const DEFAULT_CANCEL_GRACE: Duration = Duration::from_secs(2);
+
+impl std::fmt::Debug for LocalExecutor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalExecutor")
+            .field("tools", &self.tools.keys().collect::<Vec<_>>())
+            .field("workdir", &self.workdir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalExecutor {
+    /// An empty registry whose tools work in `workdir`.
+    pub fn new(workdir: impl Into<PathBuf>) -> Self {
+        Self {
+            tools: BTreeMap::new(),
+            workdir: workdir.into(),
+            shared: SharedState::default(),
+            active: RwLock::new(None),
+            cancel_grace: DEFAULT_CANCEL_GRACE,
+        }
+    }
+
+    /// Sets how long a stopped call's tool gets to clean up. Default
+    /// [`DEFAULT_CANCEL_GRACE`].
+    #[must_use]
+    pub fn with_cancel_grace(mut self, grace: Duration) -> Self {
+        self.cancel_grace = grace;
+        self
+    }
+
+    /// The clean-up time a stopped call gets.
+    pub fn cancel_grace(&self) -> Duration {
+        self.cancel_grace
+    }
+
+    /// Restricts which tools are listed and callable (sol's
+    /// `set_active_tools`); names of tools that do not exist are kept, so
+    /// the list may name tools registered later.
+    pub fn set_active_tools(&self, names: impl IntoIterator<Item = String>) {
+        *self
+            .active
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(names.into_iter().collect());
+    }
+
+    fn is_active(&self, name: &str) -> bool {
+        self.active
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+            .is_none_or(|active| active.contains(name))
+    }
+
+    /// Whether a call of `tool` would be admitted; the error is the text the
+    /// call is refused with (unknown tool, or not among the active tools).
+    ///
+    /// # Errors
+    /// The refusal, as the caller will read it.
+    pub fn admit(&self, tool: &str) -> Result<(), String> {
+        self.admitted(tool).map(|_| ())
+    }
+
+    fn admitted(&self, tool: &str) -> Result<&Registered, String> {
+        let Some(registered) = self.tools.get(tool) else {
+            return Err(format!("unknown tool: {tool:?}"));
+        };
+        if !self.is_active(tool) {
+            return Err(format!("tool {tool:?} not available"));
+        }
+        Ok(registered)
+    }
+
+    /// Adds a tool.
+    ///
+    /// # Errors
+    /// [`RegisterError`] when the schema is invalid or the name is taken.
+    pub fn register(&mut self, tool: Arc<dyn Tool>) -> Result<&mut Self, RegisterError> {
+        let info = tool.info();
+        if self.tools.contains_key(&info.name) {
+            return Err(RegisterError::Duplicate(info.name));
+        }
+        // Draft 7: tool schemas need nothing newer, and compiling against the
+        // 2020-12 meta-schema costs ~3 MiB of resident memory per tool.
+        let validator = jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft4)
+            .build(&info.input_schema)
+            .map_err(|e| RegisterError::InvalidSchema {
+                tool: info.name.clone(),
+                reason: e.to_string(),
+            })?;
+        self.tools.insert(
+            info.name.clone(),
+            Registered {
+                tool,
+                info,
+                validator,
+            },
+        );
+        Ok(self)
+    }
+
+    /// Adds a tool, builder style.
+    ///
+    /// # Errors
+    /// As [`LocalExecutor::register`].
+    pub fn with_tool(mut self, tool: Arc<dyn Tool>) -> Result<Self, RegisterError> {
+        self.register(tool)?;
+        Ok(self)
+    }
+
+    /// The workdir tools run in.
+    pub fn workdir(&self) -> &std::path::Path {
+        &self.workdir
+    }
+
+    /// The bus, rules and answers calls made through [`Executor::execute`] use.
+    pub fn shared(&self) -> &SharedState {
+        &self.shared
+    }
+
+    /// The active tools, sorted by name.
+    pub fn tool_infos(&self) -> Vec<ToolInfo> {
+        self.tools
+            .values()
+            .filter(|r| self.is_active(&r.info.name))
+            .map(|r| r.info.clone())
+            .collect()
+    }
+
+    /// Runs `request` with `ctx`: a call that is not admitted and invalid
+    /// input are answered without running anything; a panic becomes an
+    /// error response. Takes the request by value so the input reaches the
+    /// tool without a copy. Bounds (timeout, cancellation) are the caller's:
+    /// see [`Executor::execute_with`].
+    pub async fn run(&self, request: ToolRequest, ctx: CallContext) -> Outcome {
+        let registered = match self.admitted(&request.tool_name) {
+            Ok(registered) => registered,
+            Err(refusal) => return Outcome::Error(refusal),
+        };
+        if let Some(problem) = input_problem(&registered.validator, &request.input) {
+            return Outcome::Response(ToolResponse::failure(format!(
+                "invalid input for tool `{}`: {problem}",
+                request.tool_name
+            )));
+        }
+        let call = registered.tool.call(request.input, ctx);
+        match AssertUnwindSafe(call).catch_unwind().await {
+            Ok(Ok(response)) => Outcome::Response(response),
+            Ok(Err(error)) => Outcome::from(error),
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".to_owned());
+                tracing::error!(tool = %request.tool_name, %message, "tool panicked");
+                Outcome::Response(ToolResponse::failure(format!(
+                    "tool `{}` panicked: {message}",
+                    request.tool_name
+                )))
+            }
+        }
+    }
+}
+
+/// The first schema violation, naming the offending field.
+fn input_problem(validator: &jsonschema::Validator, input: &serde_json::Value) -> Option<String> {
+    if validator.is_valid(input) {
+        return None;
+    }
+    let error = validator.iter_errors(input).next()?;
+    let path = error.instance_path.to_string();
+    Some(if path.is_empty() {
+        error.to_string()
+    } else {
+        format!(
+            "field `{}`: {error}",
+            path.trim_start_matches('/').replace('/', ".")
+        )
+    })
+}
+
+#[async_trait]
+impl Executor for LocalExecutor {
+    async fn execute_with(
+        &self,
+        request: ToolRequest,
+        options: CallOptions,
+    ) -> Result<ToolResponse, CallError> {
+        let parent = options.cancel.unwrap_or_default();
+        let stop = CallStop::child_of(&parent);
+        let ctx = CallContext::new(self.workdir.clone(), self.shared.clone())
+            .for_call(&request.tool_call_id, &request.session_id)
+            .with_cancel(stop.cancel.clone());
+        let call = self.run(request, ctx);
+        match run_bounded(call, &stop, options.timeout, self.cancel_grace).await {
+            Ended::Done(outcome) => outcome.into_result(),
+            Ended::Stopped(StopReason::TimedOut(timeout)) => Err(CallError::TimedOut { timeout }),
+            Ended::Stopped(_) => Err(CallError::Cancelled),
+        }
+    }
+
+    async fn tools(&self) -> Result<Vec<ToolInfo>, CallError> {
+        Ok(self.tool_infos())
+    }
+}

@@ -1,0 +1,85 @@
+//! Where tool calls run: the [`Executor`] trait the orchestrator's agent loop
+//! holds, [`LocalExecutor`] (a registry of tools in this process), the one
+//! conversion of a call's end into the caller's result ([`Outcome`]), and the
+//! call policy (timeout, cancellation, grace) that local calls and the tool
+//! server share.
+//!
+//! - `outcome`: [`Outcome`], to and from the wire, into the caller's result.
+//! - `stop`: why a call was stopped, and running a call within its bounds.
+//! - `local`: [`LocalExecutor`], registration, admission, validation.
+
+mod local;
+mod outcome;
+pub(crate) mod stop;
+
+pub use local::{LocalExecutor, RegisterError};
+pub use outcome::Outcome;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::CallError;
+use crate::protocol::{ToolInfo, ToolRequest, ToolResponse};
+
+/// How the caller bounds one call. Every field has a documented default.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct CallOptions {
+    /// The caller gives up after this long with [`CallError::TimedOut`] and
+    /// the call is stopped. Default: the executor's own (none for
+    /// [`LocalExecutor`], [`crate::PeerConfig::call_timeout`] remotely).
+    pub timeout: Option<Duration>,
+    /// Cancelling this token stops the call; the caller gets
+    /// [`CallError::Cancelled`]. Default none.
+    pub cancel: Option<CancellationToken>,
+}
+
+impl CallOptions {
+    /// Sets [`CallOptions::timeout`].
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// Sets [`CallOptions::cancel`].
+    #[must_use]
+    pub fn cancel(mut self, token: CancellationToken) -> Self {
+        self.cancel = Some(token);
+        self
+    }
+}
+
+/// Runs tool calls. The agent loop holds one and cannot tell whether tools
+/// run in this process ([`LocalExecutor`]) or in a sandbox
+/// ([`crate::RemoteExecutor`]): a call gives the same [`ToolResponse`] or
+/// the same [`CallError`] either way.
+#[async_trait]
+pub trait Executor: Send + Sync {
+    /// Runs one call with the executor's default bounds.
+    ///
+    /// # Errors
+    /// A [`CallError`] when there is no response (suspension or no answer).
+    async fn execute(&self, request: ToolRequest) -> Result<ToolResponse, CallError> {
+        self.execute_with(request, CallOptions::default()).await
+    }
+
+    /// Runs one call within `options`.
+    ///
+    /// # Errors
+    /// A [`CallError`] when there is no response: suspended, timed out,
+    /// cancelled, or the connection was lost.
+    async fn execute_with(
+        &self,
+        request: ToolRequest,
+        options: CallOptions,
+    ) -> Result<ToolResponse, CallError>;
+
+    /// The tools the model may call.
+    ///
+    /// # Errors
+    /// A [`CallError`] when the list cannot be fetched.
+    async fn tools(&self) -> Result<Vec<ToolInfo>, CallError>;
+}

@@ -1,0 +1,200 @@
+//! [`SandboxPool`]: N ready sandboxes of any [`Launcher`], one handed out at
+//! once on request and replaced in the background. A sandbox leaves the pool
+//! for good when it is handed out, so a used one is never handed out again.
+//!
+//! The filler task is owned by the pool: dropping the pool aborts it (a
+//! launcher's launch is cancellation-safe: what a cut launch created is
+//! removed by its launcher), and [`SandboxPool::shutdown`] lets the launch
+//! under way finish, then shuts every warm sandbox down. No lock is held
+//! across an `.await`.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
+
+use super::{Launcher, Sandbox};
+
+/// How a pool fills. Every field has a documented default.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PoolConfig {
+    /// Sandboxes kept warm (at least 1). Default 1.
+    pub size: usize,
+    /// After a failed launch, the filler waits this long before the next. Default 1 s.
+    pub retry_delay: Duration,
+}
+
+impl Default for PoolConfig {
+    fn default() -> Self {
+        Self {
+            size: 1,
+            retry_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+impl PoolConfig {
+    /// A pool of `size` warm sandboxes.
+    pub fn size(size: usize) -> Self {
+        Self {
+            size: size.max(1),
+            ..Self::default()
+        }
+    }
+}
+
+struct Warm<S> {
+    ready: Mutex<VecDeque<S>>,
+    /// How many are warm; the filler waits on it, so do `wait_warm` callers.
+    count: watch::Sender<usize>,
+}
+
+impl<S> Warm<S> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<S>> {
+        self.ready.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn publish(&self, n: usize) {
+        self.count.send_replace(n);
+    }
+}
+
+/// Keeps sandboxes of one launcher warm.
+pub struct SandboxPool<L: Launcher> {
+    warm: Arc<Warm<L::Sandbox>>,
+    launcher: L,
+    config: L::Config,
+    stop: CancellationToken,
+    filler: Mutex<Option<AbortOnDropHandle<()>>>,
+}
+
+impl<L: Launcher> std::fmt::Debug for SandboxPool<L> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SandboxPool")
+            .field("warm", &*self.warm.count.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<L: Launcher + Clone> SandboxPool<L> {
+    /// Starts filling a pool of sandboxes launched with `config`.
+    pub fn new(launcher: L, config: L::Config, pool: PoolConfig) -> Self {
+        let warm = Arc::new(Warm {
+            ready: Mutex::new(VecDeque::new()),
+            count: watch::channel(0).0,
+        });
+        let stop = CancellationToken::new();
+        let filler = tokio::spawn(fill(
+            launcher.clone(),
+            config.clone(),
+            pool,
+            warm.clone(),
+            stop.clone(),
+        ));
+        Self {
+            warm,
+            launcher,
+            config,
+            stop,
+            filler: Mutex::new(Some(AbortOnDropHandle::new(filler))),
+        }
+    }
+}
+
+impl<L: Launcher> SandboxPool<L> {
+    /// A fresh sandbox: a warm one at once when there is one, else one
+    /// launched now. The pool launches its replacement in the background.
+    ///
+    /// # Errors
+    /// The launcher's error when a sandbox has to be launched now and that fails.
+    pub async fn acquire(&self) -> Result<L::Sandbox, L::Error> {
+        let mut dead = Vec::new();
+        let found = {
+            let mut ready = self.warm.lock();
+            let mut found = None;
+            while let Some(sandbox) = ready.pop_front() {
+                if sandbox.is_alive() {
+                    found = Some(sandbox);
+                    break;
+                }
+                dead.push(sandbox);
+            }
+            self.warm.publish(ready.len());
+            found
+        };
+        for sandbox in dead {
+            let _ = sandbox.shutdown().await;
+        }
+        match found {
+            Some(sandbox) => Ok(sandbox),
+            None => self.launcher.launch(self.config.clone()).await,
+        }
+    }
+
+    /// Waits until `n` sandboxes are warm (for start-up and tests), at most
+    /// `limit`; `false` when they were not.
+    pub async fn wait_warm(&self, n: usize, limit: Duration) -> bool {
+        let mut count = self.warm.count.subscribe();
+        tokio::time::timeout(limit, count.wait_for(|warm| *warm >= n))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Stops filling (after the launch under way) and shuts down every
+    /// warm sandbox.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        let filler = self
+            .filler
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(filler) = filler {
+            let _ = filler.await;
+        }
+        let ready: Vec<_> = self.warm.lock().drain(..).collect();
+        self.warm.publish(0);
+        for sandbox in ready {
+            let _ = sandbox.shutdown().await;
+        }
+    }
+}
+
+/// Launches sandboxes one at a time while the pool has room.
+async fn fill<L: Launcher>(
+    launcher: L,
+    config: L::Config,
+    pool: PoolConfig,
+    warm: Arc<Warm<L::Sandbox>>,
+    stop: CancellationToken,
+) {
+    let size = pool.size.max(1);
+    let mut count = warm.count.subscribe();
+    loop {
+        tokio::select! {
+            room = count.wait_for(|n| *n < size) => if room.is_err() { return },
+            () = stop.cancelled() => return,
+        }
+        match launcher.launch(config.clone()).await {
+            Ok(sandbox) => {
+                let mut ready = warm.lock();
+                ready.push_back(sandbox);
+                warm.publish(ready.len());
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the sandbox pool could not launch a sandbox; retrying");
+                tokio::select! {
+                    () = tokio::time::sleep(pool.retry_delay) => {}
+                    () = stop.cancelled() => return,
+                }
+            }
+        }
+        if stop.is_cancelled() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! [`PeerConfig`]: the client's call policy — timeouts, extensions, and who
+//! receives progress, events and interactive asks.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::interactive::InteractiveHandler;
+use crate::protocol::{BusEvent, feature};
+
+/// Called with `(request id, chunk)` for each `progress` frame.
+pub type ProgressCallback = Arc<dyn Fn(&str, &str) + Send + Sync>;
+/// Called with each forwarded bus event.
+pub type EventCallback = Arc<dyn Fn(BusEvent) + Send + Sync>;
+
+/// How a [`Peer`](super::Peer) calls. Every field has a documented default.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct PeerConfig {
+    /// Caller-side limit on one call, writing the request included; when it
+    /// expires the server is told to cancel (if it speaks `cancel`).
+    /// Default none (the server's own call timeout applies).
+    pub call_timeout: Option<Duration>,
+    /// Limit on control round trips (`tools`, `set_rules`, ...). Default 30 s.
+    pub control_timeout: Duration,
+    /// Time the server has to answer `hello`. Default 10 s.
+    pub hello_timeout: Duration,
+    /// After the connection is lost, how long to wait for an explanation of
+    /// it (a launcher's report that the sandbox exited) before failing the
+    /// pending calls with the bare loss. Default 1 s.
+    pub loss_explanation_wait: Duration,
+    /// Interactive asks answered at once at most; more are rejected at once
+    /// (a hostile server cannot start unbounded handler tasks). Default 16.
+    pub max_concurrent_asks: usize,
+    /// Say `hello` and use extensions. Default true; a server that does not
+    /// know `hello` (sol's) is then spoken to in the core protocol.
+    pub extensions: bool,
+    /// Receives `progress` chunks (asks for the `progress` feature).
+    pub on_progress: Option<ProgressCallback>,
+    /// Receives bus events (asks for the `events` feature).
+    pub on_event: Option<EventCallback>,
+    /// Answers asks on the same connection (asks for the `interactive` feature).
+    pub interactive: Option<Arc<dyn InteractiveHandler>>,
+}
+
+impl Default for PeerConfig {
+    fn default() -> Self {
+        Self {
+            call_timeout: None,
+            control_timeout: Duration::from_secs(30),
+            hello_timeout: Duration::from_secs(10),
+            loss_explanation_wait: Duration::from_secs(1),
+            max_concurrent_asks: 16,
+            extensions: true,
+            on_progress: None,
+            on_event: None,
+            interactive: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for PeerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerConfig")
+            .field("call_timeout", &self.call_timeout)
+            .field("control_timeout", &self.control_timeout)
+            .field("hello_timeout", &self.hello_timeout)
+            .field("extensions", &self.extensions)
+            .field("progress", &self.on_progress.is_some())
+            .field("events", &self.on_event.is_some())
+            .field("interactive", &self.interactive.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PeerConfig {
+    /// Sets [`PeerConfig::call_timeout`].
+    #[must_use]
+    pub fn call_timeout(mut self, timeout: Duration) -> Self {
+        self.call_timeout = Some(timeout);
+        self
+    }
+    /// Sets [`PeerConfig::control_timeout`].
+    #[must_use]
+    pub fn control_timeout(mut self, timeout: Duration) -> Self {
+        self.control_timeout = timeout;
+        self
+    }
+    /// Sets [`PeerConfig::hello_timeout`].
+    #[must_use]
+    pub fn hello_timeout(mut self, timeout: Duration) -> Self {
+        self.hello_timeout = timeout;
+        self
+    }
+    /// Sets [`PeerConfig::extensions`].
+    #[must_use]
+    pub fn extensions(mut self, on: bool) -> Self {
+        self.extensions = on;
+        self
+    }
+    /// Sets [`PeerConfig::on_progress`].
+    #[must_use]
+    pub fn on_progress(mut self, callback: impl Fn(&str, &str) + Send + Sync + 'static) -> Self {
+        self.on_progress = Some(Arc::new(callback));
+        self
+    }
+    /// Sets [`PeerConfig::on_event`].
+    #[must_use]
+    pub fn on_event(mut self, callback: impl Fn(BusEvent) + Send + Sync + 'static) -> Self {
+        self.on_event = Some(Arc::new(callback));
+        self
+    }
+    /// Sets [`PeerConfig::interactive`].
+    #[must_use]
+    pub fn interactive(mut self, handler: Arc<dyn InteractiveHandler>) -> Self {
+        self.interactive = Some(handler);
+        self
+    }
+
+    pub(super) fn wanted_features(&self) -> Vec<String> {
+        let mut features = vec![feature::CANCEL.to_owned()];
+        if self.on_progress.is_some() {
+            features.push(feature::PROGRESS.to_owned());
+        }
+        if self.on_event.is_some() {
+            features.push(feature::EVENTS.to_owned());
+        }
+        if self.interactive.is_some() {
+            features.push(feature::INTERACTIVE.to_owned());
+        }
+        features
+    }
+}

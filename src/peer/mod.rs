@@ -1,0 +1,505 @@
+//! The client's RPC layer over any frame transport: [`Peer`] owns request
+//! ids, the pending table, timeouts and cancel-on-timeout, `hello` (with the
+//! fallback to sol's core protocol), control round trips and interactive
+//! asks. It knows nothing about sockets.
+//!
+//! One reader task routes every frame by `id`; the [`FrameWriter`] owns the
+//! send half. When the connection ends the reason is recorded first, then
+//! every waiting caller fails with that same error at once.
+//!
+//! - `config`: [`PeerConfig`].
+//! - `interactive`: [`InteractiveHandler`] and the ask tasks.
+
+mod config;
+mod interactive;
+
+pub use config::{EventCallback, PeerConfig, ProgressCallback};
+pub use interactive::InteractiveHandler;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::{Semaphore, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::{AbortOnDropHandle, TaskTracker};
+
+use crate::error::CallError;
+use crate::executor::{CallOptions, Outcome};
+use crate::protocol::{
+    Ack, ClientMessage, PROTOCOL_VERSION, PermissionRule, ServerMessage, ToolInfo, ToolRequest,
+    ToolResponse, feature, parse_server_message,
+};
+use crate::transport::{
+    ConnectError, Endpoint, Frame, FrameStream, FrameTransport, WsConfig, WsTransport,
+};
+use crate::wire::{Contention, FrameWriter, PendingTable};
+use interactive::Ask;
+
+/// State shared by the peer, its reader task and its ask tasks.
+struct Shared {
+    writer: FrameWriter,
+    pending: PendingTable<u64, ServerMessage>,
+    next_id: AtomicU64,
+    closed: CancellationToken,
+    close_reason: OnceLock<CallError>,
+    /// Explains a lost connection (a launcher's report of how the sandbox ended).
+    explanation: OnceLock<watch::Receiver<Option<CallError>>>,
+    cancel_supported: OnceLock<bool>,
+    ask_slots: Arc<Semaphore>,
+    /// The ask handler tasks.
+    tasks: TaskTracker,
+    config: PeerConfig,
+}
+
+impl Shared {
+    /// Records why the connection ended (the first reason wins) and fails
+    /// every waiter: dropping its sender ends its wait with that reason.
+    fn fail_all(&self, reason: CallError) {
+        let _ = self.close_reason.set(reason);
+        self.closed.cancel();
+        self.pending.clear();
+    }
+
+    fn reason(&self) -> CallError {
+        self.close_reason
+            .get()
+            .cloned()
+            .unwrap_or(CallError::Closed)
+    }
+
+    fn encode(message: &ClientMessage) -> Result<Frame, CallError> {
+        crate::protocol::encode(message)
+            .map(Frame::Text)
+            .map_err(|e| CallError::Protocol(e.to_string()))
+    }
+
+    async fn send(&self, message: &ClientMessage, contention: Contention) -> Result<(), CallError> {
+        let frame = Self::encode(message)?;
+        if self.closed.is_cancelled() {
+            return Err(self.reason());
+        }
+        self.writer
+            .send(frame, contention)
+            .await
+            .map_err(|_| self.reason())
+    }
+
+    /// Queues a frame without waiting (cancels, refusals of asks).
+    fn send_best_effort(&self, message: &ClientMessage) {
+        if let Ok(frame) = Self::encode(message) {
+            let _ = self.writer.try_send(frame);
+        }
+    }
+
+    /// Sends a message with a fresh id and waits for the frame with that id.
+    /// `timeout` bounds the whole exchange, writing the request included, so
+    /// a server that stops reading cannot hold the caller past it.
+    async fn round_trip(
+        &self,
+        make: impl FnOnce(String) -> ClientMessage,
+        timeout: Option<Duration>,
+        cancel: Option<&CancellationToken>,
+    ) -> Result<ServerMessage, CallError> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let Some(mut pending) = self.pending.register(id) else {
+            return Err(CallError::Protocol(format!("request id {id} is in use")));
+        };
+        let contention = if self.pending.len() <= 1 {
+            Contention::Alone
+        } else {
+            Contention::Shared
+        };
+        let exchange = async {
+            self.send(&make(id.to_string()), contention).await?;
+            // A connection that ends drops every waiter after recording why.
+            pending.wait().await.ok_or_else(|| self.reason())
+        };
+        if timeout.is_none() && cancel.is_none() {
+            return exchange.await;
+        }
+        let expired = async {
+            match timeout {
+                Some(limit) => tokio::time::sleep(limit).await,
+                None => std::future::pending().await,
+            }
+        };
+        let cancelled = async {
+            match cancel {
+                Some(token) => token.cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            reply = exchange => reply,
+            () = expired => {
+                self.cancel_remote(id);
+                Err(CallError::TimedOut { timeout: timeout.unwrap_or_default() })
+            }
+            () = cancelled => {
+                self.cancel_remote(id);
+                Err(CallError::Cancelled)
+            }
+        }
+    }
+
+    /// Tells the server to stop request `target`, if it speaks `cancel`.
+    fn cancel_remote(&self, target: u64) {
+        if self.cancel_supported.get().copied().unwrap_or(false) {
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            self.send_best_effort(&ClientMessage::Cancel {
+                id: id.to_string(),
+                target: target.to_string(),
+            });
+        }
+    }
+}
+
+/// A connection to a tool server: many calls in flight, correlated by id.
+pub struct Peer {
+    shared: Arc<Shared>,
+    features: Vec<String>,
+    _reader: AbortOnDropHandle<()>,
+}
+
+impl std::fmt::Debug for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Peer")
+            .field("features", &self.features)
+            .field("closed", &self.shared.closed.is_cancelled())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Peer {
+    /// Opens a WebSocket to `endpoint` and starts a peer over it.
+    ///
+    /// # Errors
+    /// [`ConnectError`] when the connection or `hello` fails.
+    pub async fn connect(
+        endpoint: &Endpoint,
+        token: Option<&str>,
+        ws: &WsConfig,
+        config: PeerConfig,
+    ) -> Result<Self, ConnectError> {
+        let transport = WsTransport::connect(endpoint, token, ws).await?;
+        Self::start(transport, config).await
+    }
+
+    /// Starts a peer over `transport` and says `hello` (unless extensions
+    /// are off); against a server that does not know `hello` (sol's) it
+    /// falls back to the core protocol.
+    ///
+    /// # Errors
+    /// [`ConnectError`] when `hello` gets no usable answer in time.
+    pub async fn start(
+        transport: impl FrameTransport,
+        config: PeerConfig,
+    ) -> Result<Self, ConnectError> {
+        let (sink, stream) = transport.into_split();
+        let shared = Arc::new(Shared {
+            writer: FrameWriter::start(sink, true),
+            pending: PendingTable::new(),
+            next_id: AtomicU64::new(1),
+            closed: CancellationToken::new(),
+            close_reason: OnceLock::new(),
+            explanation: OnceLock::new(),
+            cancel_supported: OnceLock::new(),
+            ask_slots: Arc::new(Semaphore::new(config.max_concurrent_asks)),
+            tasks: TaskTracker::new(),
+            config,
+        });
+        let reader = tokio::spawn(read(shared.clone(), stream));
+        let peer = Self {
+            shared,
+            features: Vec::new(),
+            _reader: AbortOnDropHandle::new(reader),
+        };
+        peer.negotiate().await
+    }
+
+    async fn negotiate(mut self) -> Result<Self, ConnectError> {
+        if !self.shared.config.extensions {
+            let _ = self.shared.cancel_supported.set(false);
+            return Ok(self);
+        }
+        let limit = self.shared.config.hello_timeout;
+        let features = self.shared.config.wanted_features();
+        let reply = self
+            .shared
+            .round_trip(
+                |id| ClientMessage::Hello {
+                    id,
+                    version: PROTOCOL_VERSION,
+                    features,
+                },
+                Some(limit),
+                None,
+            )
+            .await
+            .map_err(|e| match e {
+                CallError::TimedOut { timeout } => ConnectError::HelloTimeout(timeout),
+                other => ConnectError::HelloFailed(other),
+            })?;
+        self.features = match reply {
+            ServerMessage::Hello { features, .. } => features,
+            ServerMessage::Response(frame) if frame.error.starts_with("unknown message type") => {
+                tracing::debug!("the server does not speak extensions: using the core protocol");
+                Vec::new()
+            }
+            other => {
+                return Err(ConnectError::Hello(format!(
+                    "expected hello, got a {} frame",
+                    crate::protocol::ServerKind::from(&other).as_str()
+                )));
+            }
+        };
+        let _ = self
+            .shared
+            .cancel_supported
+            .set(self.features.iter().any(|f| f == feature::CANCEL));
+        Ok(self)
+    }
+
+    /// Features the server granted (empty for a core-only server).
+    pub fn features(&self) -> &[String] {
+        &self.features
+    }
+
+    /// Whether the connection has ended.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.is_cancelled()
+    }
+
+    /// Fails every pending and future call with `reason` and stops (used
+    /// when the sandbox is known to be gone).
+    pub fn abort(&self, reason: CallError) {
+        self.shared.fail_all(reason);
+    }
+
+    /// When the connection is lost, wait up to
+    /// [`PeerConfig::loss_explanation_wait`] for `explanation` to say why
+    /// (a launcher's watcher reporting how the sandbox ended) and fail the
+    /// pending calls with that instead of the bare loss. Set once.
+    pub fn explain_loss_with(&self, explanation: watch::Receiver<Option<CallError>>) {
+        let _ = self.shared.explanation.set(explanation);
+    }
+
+    /// Runs one call with the configured call timeout.
+    ///
+    /// # Errors
+    /// As [`Peer::send_with`].
+    pub async fn send(&self, request: ToolRequest) -> Result<ToolResponse, CallError> {
+        self.send_with(request, CallOptions::default()).await
+    }
+
+    /// Runs one call within `options` (its timeout overrides
+    /// [`PeerConfig::call_timeout`]; the server is given the same timeout).
+    ///
+    /// # Errors
+    /// A [`CallError`] when there is no response: suspended, timed out,
+    /// cancelled, or the connection was lost.
+    pub async fn send_with(
+        &self,
+        request: ToolRequest,
+        options: CallOptions,
+    ) -> Result<ToolResponse, CallError> {
+        let timeout = options.timeout.or(self.shared.config.call_timeout);
+        let timeout_ms = timeout
+            .filter(|_| !self.features.is_empty())
+            .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX));
+        let reply = self
+            .shared
+            .round_trip(
+                |id| ClientMessage::Request {
+                    id,
+                    request,
+                    timeout_ms,
+                },
+                timeout,
+                options.cancel.as_ref(),
+            )
+            .await?;
+        match reply {
+            ServerMessage::Response(frame) => Outcome::from_frame(frame)?.into_result(),
+            other => Err(unexpected("a response", &other)),
+        }
+    }
+
+    /// Fetches the active tools.
+    ///
+    /// # Errors
+    /// [`CallError::Refused`] when the server refuses, or no answer.
+    pub async fn fetch_tools(&self) -> Result<Vec<ToolInfo>, CallError> {
+        let reply = self
+            .shared
+            .round_trip(
+                |id| ClientMessage::Tools { id },
+                Some(self.shared.config.control_timeout),
+                None,
+            )
+            .await?;
+        match reply {
+            ServerMessage::Tools { tools, .. } => Ok(tools),
+            ServerMessage::Response(frame) if !frame.error.is_empty() => {
+                Err(CallError::Refused(frame.error))
+            }
+            other => Err(unexpected("a tools list", &other)),
+        }
+    }
+
+    /// Replaces the server's permission rules; returns once acknowledged.
+    ///
+    /// # Errors
+    /// [`CallError::Refused`] when the server refuses, or no answer.
+    pub async fn set_rules(&self, rules: Vec<PermissionRule>) -> Result<(), CallError> {
+        self.control(|id| ClientMessage::SetRules { id, rules })
+            .await
+    }
+
+    /// Restricts which tools the server lists and accepts; returns once acknowledged.
+    ///
+    /// # Errors
+    /// [`CallError::Refused`] when the server refuses, or no answer.
+    pub async fn set_active_tools(&self, tools: Vec<String>) -> Result<(), CallError> {
+        self.control(|id| ClientMessage::SetActiveTools {
+            id,
+            active_tools: tools,
+        })
+        .await
+    }
+
+    /// Queues one batch of answers for the next question; returns once acknowledged.
+    ///
+    /// # Errors
+    /// [`CallError::Refused`] when the server refuses, or no answer.
+    pub async fn push_answers(&self, answers: Vec<Vec<String>>) -> Result<(), CallError> {
+        self.control(|id| ClientMessage::PushAnswers { id, answers })
+            .await
+    }
+
+    async fn control(&self, make: impl FnOnce(String) -> ClientMessage) -> Result<(), CallError> {
+        let reply = self
+            .shared
+            .round_trip(make, Some(self.shared.config.control_timeout), None)
+            .await?;
+        let ack = match reply {
+            ServerMessage::SetRules(ack)
+            | ServerMessage::SetActiveTools(ack)
+            | ServerMessage::PushAnswers(ack) => ack,
+            ServerMessage::Response(frame) => Ack {
+                id: frame.id,
+                error: frame.error,
+            },
+            other => return Err(unexpected("an ack", &other)),
+        };
+        if ack.error.is_empty() {
+            Ok(())
+        } else {
+            Err(CallError::Refused(ack.error))
+        }
+    }
+
+    /// Closes the connection (a close frame, then the send half) and waits
+    /// for the writer and the ask tasks; pending calls fail with
+    /// [`CallError::Closed`].
+    pub async fn close(&self) {
+        let already = self.shared.closed.is_cancelled();
+        self.shared.fail_all(CallError::Closed);
+        let close = (!already).then_some(Frame::Close(None));
+        self.shared.writer.finish(close).await;
+        self.shared.tasks.close();
+        self.shared.tasks.wait().await;
+    }
+}
+
+impl Drop for Peer {
+    /// Only signals: pending calls fail with [`CallError::Closed`], the
+    /// reader is aborted, the writer and ask tasks end on their own.
+    fn drop(&mut self) {
+        self.shared.fail_all(CallError::Closed);
+    }
+}
+
+/// The error for a reply of the wrong kind: names the kind, never quotes the frame.
+fn unexpected(wanted: &str, got: &ServerMessage) -> CallError {
+    CallError::Protocol(format!(
+        "expected {wanted}, got a {} frame",
+        crate::protocol::ServerKind::from(got).as_str()
+    ))
+}
+
+/// The reader task: routes every frame until the connection ends, then
+/// fails every waiter with the reason (explained, when a launcher can).
+async fn read(shared: Arc<Shared>, mut stream: FrameStream) {
+    let reason = loop {
+        match stream.next().await {
+            Some(Ok(Frame::Text(text))) => route(&shared, &text),
+            Some(Ok(Frame::Binary(_))) => {
+                tracing::debug!("binary frame from the tool server dropped");
+            }
+            Some(Ok(Frame::Close(frame))) => {
+                break match frame {
+                    Some(f) => format!(
+                        "the server closed the connection ({} {})",
+                        f.code,
+                        crate::protocol::short(&f.reason)
+                    ),
+                    None => "the server closed the connection".to_owned(),
+                };
+            }
+            Some(Err(e)) => break format!("read error: {e}"),
+            None => break "the connection ended".to_owned(),
+        }
+    };
+    tracing::debug!(%reason, "connection to the tool server ended");
+    let mut verdict = CallError::ConnectionLost { reason };
+    if let Some(explanation) = shared.explanation.get()
+        && !shared.closed.is_cancelled()
+    {
+        let mut explanation = explanation.clone();
+        let wait = shared.config.loss_explanation_wait;
+        if let Ok(Ok(explained)) =
+            tokio::time::timeout(wait, explanation.wait_for(Option::is_some)).await
+            && let Some(explained) = explained.clone()
+        {
+            verdict = explained;
+        }
+    }
+    shared.fail_all(verdict);
+}
+
+/// Routes one frame from the server.
+fn route(shared: &Arc<Shared>, text: &str) {
+    let message = match parse_server_message(text) {
+        Ok(message) => message,
+        Err(e) => {
+            tracing::warn!(error = %crate::protocol::short(&e), "undecodable frame from the tool server");
+            return;
+        }
+    };
+    match message {
+        ServerMessage::Progress { id, chunk } => {
+            if let Some(callback) = &shared.config.on_progress {
+                callback(&id, &chunk);
+            }
+        }
+        ServerMessage::Event { event } => {
+            if let Some(callback) = &shared.config.on_event {
+                callback(event);
+            }
+        }
+        ServerMessage::PermissionAsk(ask) => interactive::answer(shared, Ask::Permission(ask)),
+        ServerMessage::QuestionAsk(ask) => interactive::answer(shared, Ask::Question(ask)),
+        other => {
+            let Some(id) = other.id().and_then(|id| id.parse::<u64>().ok()) else {
+                return;
+            };
+            if !shared.pending.complete(&id, other) {
+                tracing::debug!(id, "frame for a call nobody waits for any more");
+            }
+        }
+    }
+}

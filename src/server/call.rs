@@ -1,0 +1,196 @@
+//! One request's path through a session: refusal (shutting down, not
+//! admitted, busy, duplicate id), the call run within the shared call
+//! policy (`executor::stop`), its events and its one final answer. Also the
+//! session's table of running calls by request id.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use dashmap::mapref::entry::Entry;
+use tracing::Instrument;
+
+use super::ask::SessionAsker;
+use super::forward::SessionProgress;
+use super::session::Session;
+use crate::context::CallContext;
+use crate::executor::Outcome;
+use crate::executor::stop::{CallStop, Ended, StopReason, run_bounded};
+use crate::protocol::{BusEvent, ResponseFrame, ServerMessage, ToolRequest};
+
+/// The session's running calls by request id, with their count kept beside
+/// them: `DashMap::len` locks every shard, and the count is read on every call.
+#[derive(Default)]
+pub(super) struct CallTable {
+    calls: DashMap<String, Arc<CallStop>>,
+    count: AtomicUsize,
+}
+
+impl CallTable {
+    /// How many calls are running.
+    pub(super) fn len(&self) -> usize {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Registers a call; `false` when a call with this id is still running.
+    fn insert_new(&self, id: &str, stop: Arc<CallStop>) -> bool {
+        match self.calls.entry(id.to_owned()) {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(slot) => {
+                slot.insert(stop);
+                self.count.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+        }
+    }
+
+    /// Forgets a finished call, freeing its id.
+    fn remove(&self, id: &str) {
+        if self.calls.remove(id).is_some() {
+            self.count.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Stops the call with this id, if it is running.
+    pub(super) fn stop(&self, id: &str, reason: StopReason) {
+        if let Some(call) = self.calls.get(id) {
+            call.stop(reason);
+        }
+    }
+
+    /// Stops every running call.
+    pub(super) fn stop_all(&self, reason: StopReason) {
+        for call in &self.calls {
+            call.stop(reason);
+        }
+    }
+}
+
+/// Admits a request or answers its refusal; runs an admitted one.
+pub(super) async fn start_call(
+    session: &Arc<Session>,
+    id: String,
+    request: ToolRequest,
+    timeout_ms: Option<u64>,
+) {
+    let server = &session.server;
+    let refusal = if server.shutting_down.is_cancelled() {
+        Some("the tool server is shutting down".to_owned())
+    } else if let Err(refusal) = server.executor.admit(&request.tool_name) {
+        Some(refusal)
+    } else if session.calls.len() >= server.config.max_in_flight {
+        Some(format!(
+            "busy: {} calls are already in flight on this connection (limit {})",
+            session.calls.len(),
+            server.config.max_in_flight
+        ))
+    } else {
+        None
+    };
+    if let Some(error) = refusal {
+        return session
+            .send(&ServerMessage::Response(ResponseFrame::error(id, error)))
+            .await;
+    }
+    let stop = Arc::new(CallStop::child_of(&session.closing));
+    if !session.calls.insert_new(&id, stop.clone()) {
+        let error = format!("duplicate request id {id:?}: a call with this id is still running");
+        return session
+            .send(&ServerMessage::Response(ResponseFrame::error(id, error)))
+            .await;
+    }
+    let timeout = timeout_ms.map_or(server.config.call_timeout, Duration::from_millis);
+    let span = tracing::debug_span!("call", id = %id, tool = %request.tool_name, tool_call_id = %request.tool_call_id);
+    let mut call = Box::pin(run_call(session.clone(), id, request, timeout, stop).instrument(span));
+    // The call's first poll happens here, in the reader. Most calls (echo,
+    // read, edit, a denied command) finish on it, and a task of their own
+    // would cost an aligned allocation, two copies of the whole call state
+    // and a scheduling round (callgrind: about a fifth of the server's
+    // instructions per echo call). A call that waits gets its own task.
+    if futures::poll!(call.as_mut()).is_pending() {
+        session.tasks.spawn(call);
+    }
+}
+
+async fn run_call(
+    session: Arc<Session>,
+    id: String,
+    request: ToolRequest,
+    timeout: Duration,
+    stop: Arc<CallStop>,
+) {
+    let server = session.server.clone();
+    let started = Instant::now();
+    let shared = server.executor.shared();
+    shared.bus.publish_with(|| BusEvent::ToolStarted {
+        tool_call_id: request.tool_call_id.clone(),
+        tool: request.tool_name.clone(),
+        session_id: request.session_id.clone(),
+    });
+    let features = session.features();
+    let mut ctx = CallContext::new(server.executor.workdir().to_path_buf(), shared.clone())
+        .for_call(&request.tool_call_id, &request.session_id)
+        .with_cancel(stop.cancel.clone());
+    if features.interactive {
+        ctx = ctx.with_asker(Arc::new(SessionAsker {
+            session: Arc::downgrade(&session),
+            call_id: id.clone(),
+        }));
+    }
+    if features.progress {
+        ctx = ctx.with_progress(Arc::new(SessionProgress {
+            session: Arc::downgrade(&session),
+            id: id.clone(),
+        }));
+    }
+
+    // Kept for the `tool.completed` event only when somebody listens.
+    let names = shared
+        .bus
+        .has_subscribers()
+        .then(|| (request.tool_call_id.clone(), request.tool_name.clone()));
+    let call = server.executor.run(request, ctx);
+    let grace = server.executor.cancel_grace();
+    let outcome = match run_bounded(call, &stop, Some(timeout), grace).await {
+        Ended::Done(outcome) => outcome,
+        Ended::Stopped(reason) => Outcome::Error(reason.message()),
+    };
+    // Free the id before answering, so a client may reuse it once it has the answer.
+    session.calls.remove(&id);
+    if let Some((tool_call_id, tool_name)) = names {
+        shared.bus.publish_with(|| BusEvent::ToolCompleted {
+            tool_call_id,
+            tool: tool_name,
+            outcome: outcome.label().to_owned(),
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        });
+    }
+    tracing::debug!(
+        outcome = outcome.label(),
+        elapsed_ms = started.elapsed().as_millis(),
+        "call finished"
+    );
+    session
+        .send(&ServerMessage::Response(outcome.into_frame(id)))
+        .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_util::sync::CancellationToken;
+
+    #[test]
+    fn the_count_follows_inserts_and_removes() {
+        let table = CallTable::default();
+        let parent = CancellationToken::new();
+        assert!(table.insert_new("1", Arc::new(CallStop::child_of(&parent))));
+        assert!(table.insert_new("2", Arc::new(CallStop::child_of(&parent))));
+        assert!(!table.insert_new("1", Arc::new(CallStop::child_of(&parent))));
+        assert_eq!(table.len(), 2);
+        table.remove("1");
+        table.remove("1");
+        assert_eq!(table.len(), 1);
+    }
+}

@@ -1,0 +1,9 @@
+//! What both ends of a connection share above a frame transport: the one
+//! writer that owns a connection's send half ([`FrameWriter`]) and the one
+//! table of callers waiting for a reply by id ([`PendingTable`]).
+
+mod pending;
+mod writer;
+
+pub(crate) use pending::PendingTable;
+pub(crate) use writer::{Contention, FrameWriter};
