@@ -3,7 +3,6 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use common::{TestServer, within};
@@ -118,11 +117,7 @@ async fn input_that_breaks_the_schema_names_the_field_and_the_tool_never_runs() 
         "{}",
         wrong_type.output
     );
-    assert_eq!(
-        server.sleep.started.load(Ordering::SeqCst),
-        0,
-        "the tool must not run"
-    );
+    assert_eq!(server.sleep.started.get(), 0, "the tool must not run");
 }
 
 #[tokio::test]
@@ -163,9 +158,7 @@ async fn over_the_in_flight_limit_calls_are_refused_at_once_as_busy() {
         .collect();
     // Wait until both run, observed by the tool, not by sleeping.
     within(LIMIT, "two calls running", async {
-        while server.sleep.started.load(Ordering::SeqCst) < 2 {
-            tokio::task::yield_now().await;
-        }
+        server.sleep.started.reached(2).await;
     })
     .await;
     let started = Instant::now();
@@ -200,9 +193,7 @@ async fn a_client_timeout_cancels_the_call_on_the_server() {
     );
     assert!(started.elapsed() < Duration::from_secs(2));
     within(LIMIT, "the tool to see its cancellation", async {
-        while server.sleep.cancelled.load(Ordering::SeqCst) < 1 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        server.sleep.cancelled.reached(1).await;
     })
     .await;
 }
@@ -225,7 +216,7 @@ async fn the_server_call_timeout_stops_the_tool_and_answers() {
     assert_eq!(response.output, "tool call timed out after 200 ms");
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(
-        server.sleep.cancelled.load(Ordering::SeqCst),
+        server.sleep.cancelled.get(),
         1,
         "the tool saw the cancellation"
     );
@@ -243,9 +234,7 @@ async fn dropping_the_connection_cancels_its_calls() {
         })
     };
     within(LIMIT, "call running", async {
-        while server.sleep.started.load(Ordering::SeqCst) < 1 {
-            tokio::task::yield_now().await;
-        }
+        server.sleep.started.reached(1).await;
     })
     .await;
     transport.close().await;
@@ -254,9 +243,7 @@ async fn dropping_the_connection_cancels_its_calls() {
         .expect("join");
     assert!(result.is_err(), "{result:?}");
     within(LIMIT, "the tool to see its cancellation", async {
-        while server.sleep.cancelled.load(Ordering::SeqCst) < 1 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        server.sleep.cancelled.reached(1).await;
     })
     .await;
 }
@@ -279,9 +266,7 @@ async fn server_shutdown_answers_or_cancels_in_flight_calls_promptly() {
         })
     };
     within(LIMIT, "calls running", async {
-        while server.sleep.started.load(Ordering::SeqCst) < 2 {
-            tokio::task::yield_now().await;
-        }
+        server.sleep.started.reached(2).await;
     })
     .await;
     let started = Instant::now();
@@ -338,7 +323,7 @@ async fn active_tools_filter_both_the_list_and_the_requests_and_survive_a_reconn
         .expect("answer");
     assert!(refused.is_error);
     assert_eq!(refused.output, "tool \"sleep\" not available");
-    assert_eq!(server.sleep.started.load(Ordering::SeqCst), 0);
+    assert_eq!(server.sleep.started.get(), 0);
 
     // State belongs to the server, not the connection.
     executor.close().await;

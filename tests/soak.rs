@@ -24,7 +24,14 @@ async fn connect_call_close_cycles_stay_flat() {
         .await
         .expect("answer");
     warm.close().await;
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut sessions = server.sessions();
+    within(
+        Duration::from_secs(5),
+        "the warm-up session to end",
+        sessions.wait_for(|n| *n == 0),
+    )
+    .await
+    .expect("the server lives");
     let metrics = tokio::runtime::Handle::current().metrics();
     let (fds_before, tasks_before) = (open_fds(), metrics.num_alive_tasks());
 
@@ -44,14 +51,23 @@ async fn connect_call_close_cycles_stay_flat() {
             drop(transport); // dropped without a close handshake
         }
     }
-    // Server sessions end asynchronously; wait (bounded) until they have.
-    within(Duration::from_secs(10), "sessions to wind down", async {
-        loop {
-            if open_fds() <= fds_before + 2 && metrics.num_alive_tasks() <= tasks_before + 2 {
-                return;
+    // Server sessions end asynchronously: wait for the server to say all
+    // have ended, then for their tasks to be reaped by the runtime.
+    within(
+        Duration::from_secs(10),
+        "sessions to end",
+        sessions.wait_for(|n| *n == 0),
+    )
+    .await
+    .expect("the server lives");
+    within(
+        Duration::from_secs(10),
+        "tasks and fds to come back",
+        async {
+            while open_fds() > fds_before + 2 || metrics.num_alive_tasks() > tasks_before + 2 {
+                tokio::task::yield_now().await;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
+        },
+    )
     .await;
 }

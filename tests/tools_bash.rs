@@ -101,18 +101,31 @@ async fn a_timed_out_command_has_its_whole_group_killed() {
     assert_gone("sleep 100.123").await;
 }
 
+/// Forwards a call's output chunks to a channel.
+struct Chunks(tokio::sync::mpsc::UnboundedSender<String>);
+
+impl toolwire::context::ProgressSink for Chunks {
+    fn chunk(&self, text: &str) {
+        let _ = self.0.send(text.to_owned());
+    }
+}
+
 #[tokio::test]
 async fn a_cancelled_command_has_its_whole_group_killed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let executor = executor(dir.path(), ToolsConfig::default());
-    let ctx = context(&executor);
+    // The command says when it runs; the output chunk is the event.
+    let (started, mut starts) = tokio::sync::mpsc::unbounded_channel();
+    let ctx = context(&executor).with_progress(std::sync::Arc::new(Chunks(started)));
     let cancel = ctx.cancel.clone();
-    let request = ToolRequest::new("bash", json!({"command": "sleep 100.456"}));
+    let request = ToolRequest::new(
+        "bash",
+        json!({"command": "echo running; exec sleep 100.456"}),
+    );
     let call = executor.run(request, ctx);
     let canceller = async {
-        while !process_running("sleep 100.456") {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        starts.recv().await.expect("the command's first output");
+        assert!(process_running("sleep 100.456"));
         cancel.cancel();
     };
     let (outcome, ()) = tokio::time::timeout(
@@ -203,15 +216,13 @@ async fn a_program_reading_stdin_gets_eof() {
 #[tokio::test]
 async fn the_environment_is_clean() {
     let dir = tempfile::tempdir().expect("tempdir");
-    // SAFETY: set before any thread of this test reads the environment.
-    unsafe { std::env::set_var("TOOLWIRE_SECRET_FOR_TEST", "leak") };
+    // Cargo gives every test process its package variables: a variable of
+    // this process that must not reach the tool (no set_var needed).
+    let name = std::env::var("CARGO_PKG_NAME").expect("cargo sets CARGO_PKG_NAME for tests");
+    assert_eq!(name, "toolwire");
     let executor = executor(dir.path(), ToolsConfig::default());
     let r = bash(&executor, json!({"command": "env"})).await;
-    assert!(
-        !r.output.contains("TOOLWIRE_SECRET_FOR_TEST"),
-        "{}",
-        r.output
-    );
+    assert!(!r.output.contains("CARGO_PKG_NAME"), "{}", r.output);
     assert!(r.output.contains("PATH=/usr/local/sbin"));
 }
 

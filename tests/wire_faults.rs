@@ -191,17 +191,7 @@ async fn cancel_stops_a_running_call_with_one_final_response() {
     let mut socket = raw_connect(&server).await;
     hello_with_cancel(&mut socket).await;
     send_text(&mut socket, r#"{"type":"request","id":"long","request":{"tool_call_id":"x","tool_name":"sleep","input":{"ms":30000}}}"#).await;
-    within(LIMIT, "call running", async {
-        while server
-            .sleep
-            .started
-            .load(std::sync::atomic::Ordering::SeqCst)
-            < 1
-        {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await;
+    within(LIMIT, "call running", server.sleep.started.reached(1)).await;
     let started = Instant::now();
     send_text(&mut socket, r#"{"type":"cancel","id":"c","target":"long"}"#).await;
     let mut frames = [next_json(&mut socket).await, next_json(&mut socket).await];
@@ -212,13 +202,7 @@ async fn cancel_stops_a_running_call_with_one_final_response() {
         json!({"type":"response","id":"long","error":"tool call cancelled"})
     );
     assert!(started.elapsed() < Duration::from_secs(2));
-    assert_eq!(
-        server
-            .sleep
-            .cancelled
-            .load(std::sync::atomic::Ordering::SeqCst),
-        1
-    );
+    assert_eq!(server.sleep.cancelled.get(), 1);
     assert_alive(&mut socket).await;
 }
 

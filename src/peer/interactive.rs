@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::Shared;
+use super::shared::Shared;
 use crate::context::QuestionAnswer;
 use crate::protocol::{ClientMessage, PermissionAsk, PermissionReply, QuestionAsk};
 use crate::wire::Contention;

@@ -12,15 +12,15 @@
 
 mod config;
 mod interactive;
+mod reader;
+mod shared;
 
 pub use config::{EventCallback, PeerConfig, ProgressCallback};
 pub use interactive::InteractiveHandler;
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
-use futures::StreamExt;
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::{AbortOnDropHandle, TaskTracker};
@@ -28,134 +28,12 @@ use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 use crate::error::CallError;
 use crate::executor::{CallOptions, Outcome};
 use crate::protocol::{
-    Ack, ClientMessage, PROTOCOL_VERSION, PermissionRule, ServerMessage, ToolInfo, ToolRequest,
-    ToolResponse, feature, parse_server_message,
+    Ack, ClientMessage, PROTOCOL_VERSION, PermissionRule, ServerKind, ServerMessage, ToolInfo,
+    ToolRequest, ToolResponse, feature,
 };
-use crate::transport::{
-    ConnectError, Endpoint, Frame, FrameStream, FrameTransport, WsConfig, WsTransport,
-};
-use crate::wire::{Contention, FrameWriter, PendingTable};
-use interactive::Ask;
-
-/// State shared by the peer, its reader task and its ask tasks.
-struct Shared {
-    writer: FrameWriter,
-    pending: PendingTable<u64, ServerMessage>,
-    next_id: AtomicU64,
-    closed: CancellationToken,
-    close_reason: OnceLock<CallError>,
-    /// Explains a lost connection (a launcher's report of how the sandbox ended).
-    explanation: OnceLock<watch::Receiver<Option<CallError>>>,
-    cancel_supported: OnceLock<bool>,
-    ask_slots: Arc<Semaphore>,
-    /// The ask handler tasks.
-    tasks: TaskTracker,
-    config: PeerConfig,
-}
-
-impl Shared {
-    /// Records why the connection ended (the first reason wins) and fails
-    /// every waiter: dropping its sender ends its wait with that reason.
-    fn fail_all(&self, reason: CallError) {
-        let _ = self.close_reason.set(reason);
-        self.closed.cancel();
-        self.pending.clear();
-    }
-
-    fn reason(&self) -> CallError {
-        self.close_reason
-            .get()
-            .cloned()
-            .unwrap_or(CallError::Closed)
-    }
-
-    fn encode(message: &ClientMessage) -> Result<Frame, CallError> {
-        crate::protocol::encode(message)
-            .map(Frame::Text)
-            .map_err(|e| CallError::Protocol(e.to_string()))
-    }
-
-    async fn send(&self, message: &ClientMessage, contention: Contention) -> Result<(), CallError> {
-        let frame = Self::encode(message)?;
-        if self.closed.is_cancelled() {
-            return Err(self.reason());
-        }
-        self.writer
-            .send(frame, contention)
-            .await
-            .map_err(|_| self.reason())
-    }
-
-    /// Queues a frame without waiting (cancels, refusals of asks).
-    fn send_best_effort(&self, message: &ClientMessage) {
-        if let Ok(frame) = Self::encode(message) {
-            let _ = self.writer.try_send(frame);
-        }
-    }
-
-    /// Sends a message with a fresh id and waits for the frame with that id.
-    /// `timeout` bounds the whole exchange, writing the request included, so
-    /// a server that stops reading cannot hold the caller past it.
-    async fn round_trip(
-        &self,
-        make: impl FnOnce(String) -> ClientMessage,
-        timeout: Option<Duration>,
-        cancel: Option<&CancellationToken>,
-    ) -> Result<ServerMessage, CallError> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let Some(mut pending) = self.pending.register(id) else {
-            return Err(CallError::Protocol(format!("request id {id} is in use")));
-        };
-        let contention = if self.pending.len() <= 1 {
-            Contention::Alone
-        } else {
-            Contention::Shared
-        };
-        let exchange = async {
-            self.send(&make(id.to_string()), contention).await?;
-            // A connection that ends drops every waiter after recording why.
-            pending.wait().await.ok_or_else(|| self.reason())
-        };
-        if timeout.is_none() && cancel.is_none() {
-            return exchange.await;
-        }
-        let expired = async {
-            match timeout {
-                Some(limit) => tokio::time::sleep(limit).await,
-                None => std::future::pending().await,
-            }
-        };
-        let cancelled = async {
-            match cancel {
-                Some(token) => token.cancelled().await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            biased;
-            reply = exchange => reply,
-            () = expired => {
-                self.cancel_remote(id);
-                Err(CallError::TimedOut { timeout: timeout.unwrap_or_default() })
-            }
-            () = cancelled => {
-                self.cancel_remote(id);
-                Err(CallError::Cancelled)
-            }
-        }
-    }
-
-    /// Tells the server to stop request `target`, if it speaks `cancel`.
-    fn cancel_remote(&self, target: u64) {
-        if self.cancel_supported.get().copied().unwrap_or(false) {
-            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-            self.send_best_effort(&ClientMessage::Cancel {
-                id: id.to_string(),
-                target: target.to_string(),
-            });
-        }
-    }
-}
+use crate::transport::{ConnectError, Endpoint, Frame, FrameTransport, WsConfig, WsTransport};
+use crate::wire::{FrameWriter, PendingTable};
+use shared::Shared;
 
 /// A connection to a tool server: many calls in flight, correlated by id.
 pub struct Peer {
@@ -211,7 +89,7 @@ impl Peer {
             tasks: TaskTracker::new(),
             config,
         });
-        let reader = tokio::spawn(read(shared.clone(), stream));
+        let reader = tokio::spawn(reader::read(shared.clone(), stream));
         let peer = Self {
             shared,
             features: Vec::new(),
@@ -252,7 +130,7 @@ impl Peer {
             other => {
                 return Err(ConnectError::Hello(format!(
                     "expected hello, got a {} frame",
-                    crate::protocol::ServerKind::from(&other).as_str()
+                    ServerKind::from(&other).as_str()
                 )));
             }
         };
@@ -427,79 +305,6 @@ impl Drop for Peer {
 fn unexpected(wanted: &str, got: &ServerMessage) -> CallError {
     CallError::Protocol(format!(
         "expected {wanted}, got a {} frame",
-        crate::protocol::ServerKind::from(got).as_str()
+        ServerKind::from(got).as_str()
     ))
-}
-
-/// The reader task: routes every frame until the connection ends, then
-/// fails every waiter with the reason (explained, when a launcher can).
-async fn read(shared: Arc<Shared>, mut stream: FrameStream) {
-    let reason = loop {
-        match stream.next().await {
-            Some(Ok(Frame::Text(text))) => route(&shared, &text),
-            Some(Ok(Frame::Binary(_))) => {
-                tracing::debug!("binary frame from the tool server dropped");
-            }
-            Some(Ok(Frame::Close(frame))) => {
-                break match frame {
-                    Some(f) => format!(
-                        "the server closed the connection ({} {})",
-                        f.code,
-                        crate::protocol::short(&f.reason)
-                    ),
-                    None => "the server closed the connection".to_owned(),
-                };
-            }
-            Some(Err(e)) => break format!("read error: {e}"),
-            None => break "the connection ended".to_owned(),
-        }
-    };
-    tracing::debug!(%reason, "connection to the tool server ended");
-    let mut verdict = CallError::ConnectionLost { reason };
-    if let Some(explanation) = shared.explanation.get()
-        && !shared.closed.is_cancelled()
-    {
-        let mut explanation = explanation.clone();
-        let wait = shared.config.loss_explanation_wait;
-        if let Ok(Ok(explained)) =
-            tokio::time::timeout(wait, explanation.wait_for(Option::is_some)).await
-            && let Some(explained) = explained.clone()
-        {
-            verdict = explained;
-        }
-    }
-    shared.fail_all(verdict);
-}
-
-/// Routes one frame from the server.
-fn route(shared: &Arc<Shared>, text: &str) {
-    let message = match parse_server_message(text) {
-        Ok(message) => message,
-        Err(e) => {
-            tracing::warn!(error = %crate::protocol::short(&e), "undecodable frame from the tool server");
-            return;
-        }
-    };
-    match message {
-        ServerMessage::Progress { id, chunk } => {
-            if let Some(callback) = &shared.config.on_progress {
-                callback(&id, &chunk);
-            }
-        }
-        ServerMessage::Event { event } => {
-            if let Some(callback) = &shared.config.on_event {
-                callback(event);
-            }
-        }
-        ServerMessage::PermissionAsk(ask) => interactive::answer(shared, Ask::Permission(ask)),
-        ServerMessage::QuestionAsk(ask) => interactive::answer(shared, Ask::Question(ask)),
-        other => {
-            let Some(id) = other.id().and_then(|id| id.parse::<u64>().ok()) else {
-                return;
-            };
-            if !shared.pending.complete(&id, other) {
-                tracing::debug!(id, "frame for a call nobody waits for any more");
-            }
-        }
-    }
 }

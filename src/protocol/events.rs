@@ -90,6 +90,11 @@ pub enum BusEvent {
 }
 
 impl EventKind {
+    /// Every kind, one per [`BusEvent`] variant.
+    pub fn all() -> impl Iterator<Item = Self> {
+        <Self as strum::IntoEnumIterator>::iter()
+    }
+
     /// The event's `type` string on the wire.
     pub fn as_str(self) -> &'static str {
         self.into()

@@ -242,6 +242,11 @@ pub enum ServerMessage {
 }
 
 impl ClientKind {
+    /// Every kind, one per [`ClientMessage`] variant.
+    pub fn all() -> impl Iterator<Item = Self> {
+        <Self as strum::IntoEnumIterator>::iter()
+    }
+
     /// The `type` string on the wire.
     pub fn as_str(self) -> &'static str {
         self.into()
@@ -257,6 +262,11 @@ impl ClientKind {
 }
 
 impl ServerKind {
+    /// Every kind, one per [`ServerMessage`] variant.
+    pub fn all() -> impl Iterator<Item = Self> {
+        <Self as strum::IntoEnumIterator>::iter()
+    }
+
     /// The `type` string on the wire.
     pub fn as_str(self) -> &'static str {
         self.into()

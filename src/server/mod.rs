@@ -130,6 +130,8 @@ struct Inner {
     shutting_down: CancellationToken,
     /// Every connection and session task.
     tasks: TaskTracker,
+    /// How many client sessions are open (a watch, so callers can wait on it).
+    sessions: tokio::sync::watch::Sender<usize>,
 }
 
 /// Serves a [`LocalExecutor`] over WebSocket. Cheap to clone.
@@ -158,8 +160,15 @@ impl ToolServer {
                 config,
                 shutting_down: CancellationToken::new(),
                 tasks: TaskTracker::new(),
+                sessions: tokio::sync::watch::channel(0).0,
             }),
         }
+    }
+
+    /// The number of open client sessions, to read or to wait on (a session
+    /// is counted from its first frame until every call of it has answered).
+    pub fn sessions(&self) -> tokio::sync::watch::Receiver<usize> {
+        self.inner.sessions.subscribe()
     }
 
     /// The bus, permission rules and queued answers every call shares.

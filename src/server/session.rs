@@ -113,6 +113,7 @@ impl Session {
 #[tracing::instrument(name = "session", skip_all, fields(session = %uuid::Uuid::new_v4().simple()))]
 pub(super) async fn run(transport: impl FrameTransport, server: Arc<Inner>) {
     tracing::debug!("client connected");
+    server.sessions.send_modify(|n| *n += 1);
     let (sink, mut stream) = transport.into_split();
     let session = Arc::new(Session {
         closing: CancellationToken::new(),
@@ -194,5 +195,7 @@ pub(super) async fn run(transport: impl FrameTransport, server: Arc<Inner>) {
         }))
     });
     session.writer.finish(close).await;
+    drop(session);
+    server.sessions.send_modify(|n| *n = n.saturating_sub(1));
     tracing::debug!("client disconnected");
 }

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -32,12 +32,38 @@ pub async fn within<T>(
         .unwrap_or_else(|_| panic!("timed out after {limit:?} waiting for {what}"))
 }
 
+/// A count that tests wait on as an event: `reached(n)` returns when the
+/// count is at least `n`, woken by each increment (no polling).
+#[derive(Clone)]
+pub struct Counter(Arc<tokio::sync::watch::Sender<usize>>);
+
+impl Default for Counter {
+    fn default() -> Self {
+        Self(Arc::new(tokio::sync::watch::channel(0).0))
+    }
+}
+
+impl Counter {
+    pub fn incr(&self) {
+        self.0.send_modify(|n| *n += 1);
+    }
+
+    pub fn get(&self) -> usize {
+        *self.0.borrow()
+    }
+
+    pub async fn reached(&self, n: usize) {
+        let mut count = self.0.subscribe();
+        let _ = count.wait_for(|c| *c >= n).await;
+    }
+}
+
 /// The library's `sleep` tool, counting how many calls started and how many
 /// saw their cancellation token fire.
 #[derive(Clone, Default)]
 pub struct Sleep {
-    pub cancelled: Arc<AtomicUsize>,
-    pub started: Arc<AtomicUsize>,
+    pub cancelled: Counter,
+    pub started: Counter,
 }
 
 #[async_trait]
@@ -50,10 +76,10 @@ impl TypedTool for Sleep {
         toolwire::tools::bench::Sleep.description()
     }
     async fn run(&self, input: Self::Input, ctx: CallContext) -> Result<ToolResponse, ToolError> {
-        self.started.fetch_add(1, Ordering::SeqCst);
+        self.started.incr();
         let result = toolwire::tools::bench::Sleep.run(input, ctx).await;
         if result == Err(ToolError::Cancelled) {
-            self.cancelled.fetch_add(1, Ordering::SeqCst);
+            self.cancelled.incr();
         }
         result
     }
@@ -131,6 +157,8 @@ pub struct TestServer {
     pub url: String,
     pub shared: SharedState,
     pub sleep: Sleep,
+    /// The server's open sessions, to wait on.
+    sessions: tokio::sync::watch::Receiver<usize>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     pub workdir: tempfile::TempDir,
@@ -156,6 +184,7 @@ impl TestServer {
         let auth = Auth::Token(TokenDigest::of(TOKEN).expect("token"));
         let server = ToolServer::new(executor, auth, config);
         let shared = server.shared().clone();
+        let sessions = server.sessions();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -169,6 +198,7 @@ impl TestServer {
             url: format!("ws://{addr}/ws"),
             shared,
             sleep,
+            sessions,
             stop: Some(stop),
             task: Some(task),
             workdir,
@@ -192,6 +222,11 @@ impl TestServer {
         )
         .await
         .expect("connect")
+    }
+
+    /// The number of open sessions, to read or wait on.
+    pub fn sessions(&self) -> tokio::sync::watch::Receiver<usize> {
+        self.sessions.clone()
     }
 
     /// Starts shutdown; returns the serve task to await.
