@@ -72,7 +72,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// Tools run as the same user; without this they could read the server's
-/// memory through /proc/<pid>/mem or ptrace.
+/// memory through `/proc/<pid>/mem` or ptrace.
 fn make_non_dumpable() {
     // SAFETY: prctl(PR_SET_DUMPABLE, 0) only changes a flag of this process;
     // the remaining arguments are ignored for this option.

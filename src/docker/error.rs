@@ -21,9 +21,15 @@ pub enum LaunchError {
         #[source]
         source: bollard::errors::Error,
     },
-    /// The image could not be built.
-    #[error("could not build the sandbox image: {0}")]
-    Image(String),
+    /// The image is not there and could not be built.
+    #[error("could not make the sandbox image: {what}")]
+    Image {
+        /// What is missing or failed, and what to do.
+        what: String,
+        /// The underlying error, when there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// The tool server did not become ready; the container was removed.
     #[error("the sandbox did not become ready: {reason}; last log lines:\n{logs}")]
     NotReady {
@@ -52,6 +58,23 @@ pub enum LaunchError {
 impl LaunchError {
     pub(crate) fn docker(action: &'static str) -> impl FnOnce(bollard::errors::Error) -> Self {
         move |source| Self::Docker { action, source }
+    }
+
+    pub(crate) fn image(what: impl Into<String>) -> Self {
+        Self::Image {
+            what: what.into(),
+            source: None,
+        }
+    }
+
+    pub(crate) fn image_because(
+        what: impl Into<String>,
+    ) -> impl FnOnce(Box<dyn std::error::Error + Send + Sync>) -> Self {
+        let what = what.into();
+        move |source| Self::Image {
+            what,
+            source: Some(source),
+        }
     }
 
     pub(crate) fn io(action: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {

@@ -30,17 +30,17 @@ impl DockerLauncher {
         if let Some(image) = &self.images.image {
             return match self.docker.inspect_image(image).await {
                 Ok(_) => Ok(image.clone()),
-                Err(e) => Err(LaunchError::Image(format!(
-                    "the configured image {image} is not available: {e}"
-                ))),
+                Err(e) => Err(LaunchError::image_because(format!(
+                    "the configured image {image} is not available"
+                ))(e.into())),
             };
         }
         let binary = self.server_binary()?;
         let dockerfile = std::fs::read(&self.images.dockerfile).map_err(|e| {
-            LaunchError::Image(format!(
-                "cannot read the Dockerfile {}: {e}",
+            LaunchError::image_because(format!(
+                "cannot read the Dockerfile {}",
                 self.images.dockerfile.display()
-            ))
+            ))(e.into())
         })?;
         let tag = {
             let binary = binary.clone();
@@ -48,7 +48,9 @@ impl DockerLauncher {
             let repository = self.images.repository.clone();
             tokio::task::spawn_blocking(move || image_tag(&repository, &dockerfile, &binary))
                 .await
-                .map_err(|e| LaunchError::Image(e.to_string()))??
+                .map_err(|e| {
+                    LaunchError::image_because("hashing the server binary stopped")(e.into())
+                })??
         };
         if self.docker.inspect_image(&tag).await.is_ok() {
             return Ok(tag);
@@ -66,7 +68,9 @@ impl DockerLauncher {
             let binary = binary.clone();
             tokio::task::spawn_blocking(move || build_context(&dockerfile, &binary))
                 .await
-                .map_err(|e| LaunchError::Image(e.to_string()))??
+                .map_err(|e| {
+                    LaunchError::image_because("packing the build context stopped")(e.into())
+                })??
         };
         let options = BuildImageOptions {
             t: Some(tag.clone()),
@@ -87,9 +91,10 @@ impl DockerLauncher {
             self.docker
                 .build_image(options, None, Some(bollard::body_full(context.into())));
         while let Some(step) = build.next().await {
-            let info = step.map_err(|e| LaunchError::Image(format!("docker build failed: {e}")))?;
+            let info =
+                step.map_err(|e| LaunchError::image_because("docker build failed")(e.into()))?;
             if let Some(error) = info.error {
-                return Err(LaunchError::Image(format!("docker build failed: {error}")));
+                return Err(LaunchError::image(format!("docker build failed: {error}")));
             }
             if let Some(line) = info
                 .stream
@@ -102,7 +107,7 @@ impl DockerLauncher {
             }
         }
         self.docker.inspect_image(&tag).await.map_err(|e| {
-            LaunchError::Image(format!("the build finished but {tag} is missing: {e}"))
+            LaunchError::image_because(format!("the build finished but {tag} is missing"))(e.into())
         })?;
         progress(&format!("built {tag}"));
         Ok(tag)
@@ -116,7 +121,7 @@ impl DockerLauncher {
         }
         let script = &self.images.base_script;
         if !script.exists() {
-            return Err(LaunchError::Image(format!(
+            return Err(LaunchError::image(format!(
                 "the base image {base} is missing and there is no script to build it at {}; \
                  pull it or run container/make-base-image.sh from the toolwire repository",
                 script.display()
@@ -133,7 +138,9 @@ impl DockerLauncher {
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|e| LaunchError::Image(format!("cannot run {}: {e}", script.display())))?;
+            .map_err(|e| {
+                LaunchError::image_because(format!("cannot run {}", script.display()))(e.into())
+            })?;
         let mut lines = Vec::new();
         if let Some(stderr) = child.stderr.take() {
             use tokio::io::AsyncBufReadExt;
@@ -143,13 +150,12 @@ impl DockerLauncher {
                 lines.push(line);
             }
         }
-        let status = child
-            .wait()
-            .await
-            .map_err(|e| LaunchError::Image(format!("{} failed: {e}", script.display())))?;
+        let status = child.wait().await.map_err(|e| {
+            LaunchError::image_because(format!("{} failed", script.display()))(e.into())
+        })?;
         if !status.success() {
             let tail = lines[lines.len().saturating_sub(10)..].join("\n");
-            return Err(LaunchError::Image(format!(
+            return Err(LaunchError::image(format!(
                 "{} failed ({status}):\n{tail}",
                 script.display()
             )));
@@ -172,15 +178,14 @@ impl DockerLauncher {
                         .find(|candidate| candidate.is_file())
                 })
                 .ok_or_else(|| {
-                    LaunchError::Image(
+                    LaunchError::image(
                         "cannot find the toolwire-server binary next to this program; build it \
-                         (cargo build --bin toolwire-server) or set ImageConfig::server_binary"
-                            .into(),
+                         (cargo build --bin toolwire-server) or set ImageConfig::server_binary",
                     )
                 })?,
         };
         if !path.is_file() {
-            return Err(LaunchError::Image(format!(
+            return Err(LaunchError::image(format!(
                 "the server binary {} does not exist",
                 path.display()
             )));
@@ -257,5 +262,5 @@ async fn lock_builds() -> Result<BuildLock, LaunchError> {
         Ok(BuildLock(file))
     })
     .await
-    .map_err(|e| LaunchError::Image(e.to_string()))?
+    .map_err(|e| LaunchError::image_because("taking the build lock stopped")(e.into()))?
 }

@@ -81,7 +81,7 @@ impl LocalExecutor {
     }
 
     /// Sets how long a stopped call's tool gets to clean up. Default
-    /// [`DEFAULT_CANCEL_GRACE`].
+    /// [`DEFAULT_CANCEL_GRACE`](crate::executor::DEFAULT_CANCEL_GRACE).
     #[must_use]
     pub fn with_cancel_grace(mut self, grace: Duration) -> Self {
         self.cancel_grace = grace;

@@ -3,7 +3,7 @@
 //! fallback to sol's core protocol), control round trips and interactive
 //! asks. It knows nothing about sockets.
 //!
-//! One reader task routes every frame by `id`; the [`FrameWriter`] owns the
+//! One reader task routes every frame by `id`; the one frame writer owns the
 //! send half. When the connection ends the reason is recorded first, then
 //! every waiting caller fails with that same error at once.
 //!

@@ -127,7 +127,7 @@ impl ClientFrame {
     }
 }
 
-/// Parses one text frame through the flat [`ClientFrame`]; a frame that
+/// Parses one text frame through a flat struct of every field; a frame that
 /// does not even decode as one is looked at again to say why.
 ///
 /// # Errors
@@ -218,7 +218,7 @@ struct ServerFrame {
     event: Option<BusEvent>,
 }
 
-/// Parses one frame from a server, in one pass (see [`ClientFrame`]).
+/// Parses one frame from a server, in one pass through a flat struct.
 ///
 /// # Errors
 /// A description of what is wrong: not JSON, no `type`, an unknown `type`

@@ -1,5 +1,5 @@
 //! The built-in tools an LLM coding agent expects, one file each:
-//! [`bash`], [`read`], [`write`], [`edit`], [`ls`], [`glob`], [`grep`], [`question`].
+//! [`bash`], [`read`], [`write`](mod@write), [`edit`], [`ls`], [`glob`], [`grep`], [`question`].
 //!
 //! Every file tool resolves its paths with [`paths`]: a path that leads outside
 //! the workdir asks `external_directory`; `write` and `edit` ask `edit` with the
