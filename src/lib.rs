@@ -2,7 +2,7 @@
 //! them over one WebSocket, with a wire protocol compatible with the
 //! `executor` package of sol (Go).
 //!
-//! # Layers (imports point down only)
+//! # Layers (imports point down only; `tests/layers.rs` checks it)
 //! 1. [`protocol`]: wire data, one enum per direction, no I/O.
 //! 2. [`bus`], `error`: events, permission rules, queued answers;
 //!    [`ToolError`] and [`CallError`].
@@ -10,12 +10,14 @@
 //! 4. [`tool`]: the [`Tool`] trait and [`TypedTool`].
 //! 5. [`executor`]: [`Executor`], [`LocalExecutor`], the one conversion of
 //!    a call's end ([`Outcome`]) and the call policy both ends share.
-//! 6. [`transport`] (frames over a stream: [`WsTransport`], [`channel_pair`]),
-//!    `wire` (the one writer and pending table), [`server`] ([`ToolServer`]),
-//!    [`tools`] (the built-ins).
-//! 7. [`peer`] ([`Peer`]: ids, timeouts, hello, asks) and [`RemoteExecutor`].
-//! 8. [`launcher`] ([`Launcher`], [`SandboxPool`]) and its backends:
-//!    `docker` (feature `docker`).
+//! 6. [`transport`] (frames over a stream: [`WsTransport`], [`channel_pair`])
+//!    and [`tools`] (the built-ins).
+//! 7. `wire`: the one frame writer and the one pending table.
+//! 8. [`server`] ([`ToolServer`]) and [`peer`] ([`Peer`]: ids, timeouts,
+//!    hello, asks).
+//! 9. [`RemoteExecutor`].
+//! 10. [`launcher`] ([`Launcher`], [`SandboxPool`]), and 11. its backends:
+//!     `docker` (feature `docker`).
 //!
 //! `docs/ARCHITECTURE.md` follows one call through all of them.
 //!

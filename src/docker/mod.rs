@@ -7,7 +7,7 @@
 //!
 //! - `config`: [`ImageConfig`], [`LaunchConfig`], [`Network`].
 //! - `error`: [`LaunchError`], [`SandboxExit`].
-//! - [`image`]: `ensure_image`, offline-capable.
+//! - `image`: `ensure_image`, offline-capable.
 //! - `spec`: the container body, a pure function with a test per hardening flag.
 //! - `launch`: create, token, start, ready, connect.
 //! - `ready`: the published port, `/health`, the last log lines.
@@ -17,7 +17,7 @@
 
 mod config;
 mod error;
-pub mod image;
+mod image;
 mod launch;
 mod owner;
 mod ready;
@@ -27,6 +27,7 @@ mod watch;
 
 pub use config::{ImageConfig, LaunchConfig, Network};
 pub use error::{LaunchError, SandboxExit};
+pub use image::Progress;
 pub use owner::{owner_alive, owner_id};
 pub use sandbox::DockerSandbox;
 
