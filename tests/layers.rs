@@ -80,9 +80,15 @@ fn every_import_points_down_the_layers() {
                 continue; // a re-exported item named at the crate root
             };
             if to >= from {
-                wrong.push(format!("{module} (floor {from}) imports {target} (floor {to})"));
+                wrong.push(format!(
+                    "{module} (floor {from}) imports {target} (floor {to})"
+                ));
             }
         }
     }
-    assert!(wrong.is_empty(), "imports that do not point down:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "imports that do not point down:\n{}",
+        wrong.join("\n")
+    );
 }

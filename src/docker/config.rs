@@ -38,6 +38,11 @@ pub struct LaunchConfig {
     pub tmp_size: String,
     /// Time for the server to answer /health after start. Default 15 s.
     pub ready_timeout: Duration,
+    /// One `/health` probe at most; a slower answer counts as not ready yet.
+    /// Default 500 ms.
+    pub probe_timeout: Duration,
+    /// Probes back off from 1 ms, doubling, to at most this. Default 50 ms.
+    pub probe_interval_max: Duration,
     /// SIGTERM grace on shutdown before SIGKILL. Default 5 s.
     pub stop_grace: Duration,
     /// The whole launch (create, start, ready, connect) at most; past it the
@@ -63,6 +68,8 @@ impl Default for LaunchConfig {
             pids_limit: 256,
             tmp_size: "256m".into(),
             ready_timeout: Duration::from_secs(15),
+            probe_timeout: Duration::from_millis(500),
+            probe_interval_max: Duration::from_millis(50),
             stop_grace: Duration::from_secs(5),
             launch_timeout: Duration::from_secs(300),
             ws: WsConfig::default(),

@@ -140,7 +140,7 @@ impl DockerLauncher {
                     published_port(&self.docker, &id).await?
                 )),
             };
-            wait_ready(&self.docker, &id, &endpoint, config.ready_timeout).await?;
+            wait_ready(&self.docker, &id, &endpoint, &config).await?;
             let peer =
                 Peer::connect(&endpoint, Some(&token), &config.ws, config.peer.clone()).await?;
             Ok::<_, LaunchError>(Arc::new(peer))

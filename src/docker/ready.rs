@@ -9,18 +9,14 @@ use bollard::query_parameters::{InspectContainerOptions, LogsOptions, WaitContai
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::LaunchError;
 use super::spec::SERVER_PORT;
+use super::{LaunchConfig, LaunchError};
 use crate::transport::Endpoint;
 
 /// Log lines quoted in errors.
 const LOG_LINES: &str = "20";
 /// Time to read those log lines at most.
 const LOG_WAIT: Duration = Duration::from_secs(2);
-/// Time one `/health` probe may take.
-const PROBE_WAIT: Duration = Duration::from_millis(500);
-/// The probe backoff: from 1 ms, doubling, at most this.
-const PROBE_BACKOFF_MAX: Duration = Duration::from_millis(50);
 
 /// The host port Docker published for the server. A server that already
 /// exited has no mapping any more: that is reported as the exit it is,
@@ -57,13 +53,14 @@ pub(super) async fn wait_ready(
     docker: &Docker,
     id: &str,
     endpoint: &Endpoint,
-    limit: Duration,
+    config: &LaunchConfig,
 ) -> Result<(), LaunchError> {
+    let limit = config.ready_timeout;
     let poll = async {
         let mut delay = Duration::from_millis(1);
-        while !health(endpoint).await {
+        while !health(endpoint, config.probe_timeout).await {
             tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(PROBE_BACKOFF_MAX);
+            delay = (delay * 2).min(config.probe_interval_max);
         }
     };
     let mut stopped = docker.wait_container(
@@ -100,7 +97,7 @@ pub(super) async fn last_logs(docker: &Docker, id: &str) -> String {
 }
 
 /// Whether `GET /health` answers 200.
-async fn health(endpoint: &Endpoint) -> bool {
+async fn health(endpoint: &Endpoint, limit: Duration) -> bool {
     const REQUEST: &[u8] = b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
     let mut response = [0u8; 16];
     let exchange = async {
@@ -123,8 +120,5 @@ async fn health(endpoint: &Endpoint) -> bool {
         };
         Some(response[..n].starts_with(b"HTTP/1.1 200"))
     };
-    matches!(
-        tokio::time::timeout(PROBE_WAIT, exchange).await,
-        Ok(Some(true))
-    )
+    matches!(tokio::time::timeout(limit, exchange).await, Ok(Some(true)))
 }

@@ -28,6 +28,9 @@ pub struct PeerConfig {
     /// it (a launcher's report that the sandbox exited) before failing the
     /// pending calls with the bare loss. Default 1 s.
     pub loss_explanation_wait: Duration,
+    /// Once the last frame is out, how long closing the connection (the
+    /// close handshake) may take. Default 2 s.
+    pub close_timeout: Duration,
     /// Interactive asks answered at once at most; more are rejected at once
     /// (a hostile server cannot start unbounded handler tasks). Default 16.
     pub max_concurrent_asks: usize,
@@ -49,6 +52,7 @@ impl Default for PeerConfig {
             control_timeout: Duration::from_secs(30),
             hello_timeout: Duration::from_secs(10),
             loss_explanation_wait: Duration::from_secs(1),
+            close_timeout: Duration::from_secs(2),
             max_concurrent_asks: 16,
             extensions: true,
             on_progress: None,

@@ -78,7 +78,7 @@ impl Peer {
     ) -> Result<Self, ConnectError> {
         let (sink, stream) = transport.into_split();
         let shared = Arc::new(Shared {
-            writer: FrameWriter::start(sink, true),
+            writer: FrameWriter::start(sink, true, config.close_timeout),
             pending: PendingTable::new(),
             next_id: AtomicU64::new(1),
             closed: CancellationToken::new(),

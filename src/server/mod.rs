@@ -64,6 +64,9 @@ pub struct ServerConfig {
     pub call_timeout: Duration,
     /// On shutdown, how long in-flight calls may still finish. Default 5 s.
     pub shutdown_grace: Duration,
+    /// Once a session's last frame is out, how long closing the connection
+    /// (the close handshake) may take. Default 2 s.
+    pub close_timeout: Duration,
     /// How long an interactive client has to answer a permission or question
     /// ask; no answer ends the call as denied. Default 5 min.
     pub ask_timeout: Duration,
@@ -77,6 +80,7 @@ impl Default for ServerConfig {
             handshake_timeout: Duration::from_secs(10),
             call_timeout: Duration::from_secs(600),
             shutdown_grace: Duration::from_secs(5),
+            close_timeout: Duration::from_secs(2),
             ask_timeout: DEFAULT_ASK_TIMEOUT,
         }
     }

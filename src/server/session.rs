@@ -118,7 +118,7 @@ pub(super) async fn run(transport: impl FrameTransport, server: Arc<Inner>) {
     let session = Arc::new(Session {
         closing: CancellationToken::new(),
         server: server.clone(),
-        writer: FrameWriter::start(sink, false),
+        writer: FrameWriter::start(sink, false, server.config.close_timeout),
         features: RwLock::new(Features::default()),
         calls: CallTable::default(),
         asks: PendingTable::new(),

@@ -9,10 +9,15 @@
 //! measured as most of the latency gap to a raw echo. That write is made in
 //! synchronous polls under a lock taken only for the poll — never across an
 //! `.await` — and if the socket cannot take the whole frame now, the writer
-//! task is told to finish the flush.
+//! task is told to finish the flush. The direct write happens only while the
+//! writer task is not between polls of the sink (`busy`, read under the
+//! lock): a sink keeps one waker, and a direct write must never replace the
+//! writer task's with its own no-op one.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use futures::future::poll_fn;
 use tokio::sync::mpsc;
@@ -42,7 +47,15 @@ enum Outgoing {
     End(Option<Frame>),
 }
 
-type SharedSink = Arc<Mutex<FrameSink>>;
+/// The send half and whether the writer task is using it.
+struct SinkState {
+    sink: Mutex<FrameSink>,
+    /// Set by the writer task from its first poll of a batch until the
+    /// batch is flushed; a direct write stays away while it is set.
+    busy: AtomicBool,
+}
+
+type SharedSink = Arc<SinkState>;
 
 /// The send half of one connection and the task that writes it.
 pub(crate) struct FrameWriter {
@@ -56,10 +69,21 @@ impl FrameWriter {
     /// steps back once before each flush so frames of callers that are
     /// runnable right now join it (the client's calls answered in a burst);
     /// without, each queue is flushed at once (the server's replies).
-    pub(crate) fn start(sink: FrameSink, gather_bursts: bool) -> Self {
-        let sink: SharedSink = Arc::new(Mutex::new(sink));
+    ///
+    /// `close_timeout` bounds closing the send half once the last frame is
+    /// out (the transport's own close handshake).
+    pub(crate) fn start(sink: FrameSink, gather_bursts: bool, close_timeout: Duration) -> Self {
+        let sink: SharedSink = Arc::new(SinkState {
+            sink: Mutex::new(sink),
+            busy: AtomicBool::new(false),
+        });
         let (outbox, queue) = mpsc::channel(OUTBOX_FRAMES);
-        let task = tokio::spawn(write_queue(sink.clone(), queue, gather_bursts));
+        let task = tokio::spawn(write_queue(
+            sink.clone(),
+            queue,
+            gather_bursts,
+            close_timeout,
+        ));
         Self {
             sink,
             outbox,
@@ -102,9 +126,14 @@ impl FrameWriter {
         if self.outbox.capacity() != self.outbox.max_capacity() {
             return Err(frame);
         }
-        let Ok(mut sink) = self.sink.try_lock() else {
+        let Ok(mut sink) = self.sink.sink.try_lock() else {
             return Err(frame);
         };
+        // Under the lock: a writer task that is not busy now polls only
+        // after this lock is released, so its waker is registered last.
+        if self.sink.busy.load(Ordering::Acquire) {
+            return Err(frame);
+        }
         let mut cx = Context::from_waker(futures::task::noop_waker_ref());
         if !matches!(sink.as_mut().poll_ready(&mut cx), Poll::Ready(Ok(()))) {
             return Err(frame);
@@ -137,7 +166,12 @@ impl FrameWriter {
 }
 
 /// The writer task: everything queued goes out with one flush.
-async fn write_queue(sink: SharedSink, mut queue: mpsc::Receiver<Outgoing>, gather_bursts: bool) {
+async fn write_queue(
+    sink: SharedSink,
+    mut queue: mpsc::Receiver<Outgoing>,
+    gather_bursts: bool,
+    close_timeout: Duration,
+) {
     let mut batch = Vec::new();
     'writing: loop {
         if queue.recv_many(&mut batch, BATCH_FRAMES).await == 0 {
@@ -153,6 +187,7 @@ async fn write_queue(sink: SharedSink, mut queue: mpsc::Receiver<Outgoing>, gath
                 batch.push(item);
             }
         }
+        sink.busy.store(true, Ordering::Release);
         for item in batch.drain(..) {
             let (frame, last) = match item {
                 Outgoing::Frame(frame) => (frame, false),
@@ -175,15 +210,13 @@ async fn write_queue(sink: SharedSink, mut queue: mpsc::Receiver<Outgoing>, gath
         {
             break;
         }
+        sink.busy.store(false, Ordering::Release);
     }
     // The close frame (if any) is out; closing the send half sends nothing
     // more than the transport's own close handshake, so it gets a bound.
     let closing = poll_fn(|cx| lock(&sink).as_mut().poll_close(cx));
-    let _ = tokio::time::timeout(CLOSE_WAIT, closing).await;
+    let _ = tokio::time::timeout(close_timeout, closing).await;
 }
-
-/// How long closing the send half may take before the writer gives up on it.
-const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Feeds one frame, waiting for room; the lock is held only inside a poll.
 async fn write(sink: &SharedSink, frame: Frame) -> Result<(), TransportError> {
@@ -192,5 +225,65 @@ async fn write(sink: &SharedSink, frame: Frame) -> Result<(), TransportError> {
 }
 
 fn lock(sink: &SharedSink) -> std::sync::MutexGuard<'_, FrameSink> {
-    sink.lock().unwrap_or_else(PoisonError::into_inner)
+    sink.sink.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::transport::{FrameTransport, channel_pair};
+
+    /// Callers writing directly and through the queue at once, into a sink
+    /// that is full most of the time (a one-frame channel read slowly): every
+    /// frame arrives exactly once and nobody is left waiting.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn direct_and_queued_writes_into_a_full_sink_all_arrive() {
+        let (ours, theirs) = channel_pair(1);
+        let (sink, _unused) = ours.into_split();
+        let (_their_sink, mut frames) = theirs.into_split();
+        let writer = Arc::new(FrameWriter::start(sink, true, Duration::from_secs(1)));
+        const SENDERS: usize = 8;
+        const EACH: usize = 200;
+        let senders: Vec<_> = (0..SENDERS)
+            .map(|n| {
+                let writer = writer.clone();
+                tokio::spawn(async move {
+                    for i in 0..EACH {
+                        let contention = if (n + i) % 2 == 0 {
+                            Contention::Alone
+                        } else {
+                            Contention::Shared
+                        };
+                        writer
+                            .send(Frame::Text(format!("{n}:{i}")), contention)
+                            .await
+                            .expect("the writer lives");
+                    }
+                })
+            })
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        let reading = async {
+            while seen.len() < SENDERS * EACH {
+                match frames.next().await {
+                    Some(Ok(Frame::Text(text))) => {
+                        assert!(seen.insert(text), "a frame arrived twice");
+                        // A reader that steps back after every frame keeps
+                        // the sink full most of the time.
+                        tokio::task::yield_now().await;
+                    }
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), reading)
+            .await
+            .expect("every frame arrives");
+        for sender in senders {
+            sender.await.expect("sender");
+        }
+        writer.finish(None).await;
+    }
 }
