@@ -128,7 +128,8 @@ async fn bad_frames_over_a_channel_get_errors_and_the_session_goes_on() {
 
     raw.send(Frame::Text(
         json!({"type":"request","id":"7","request":{"tool_call_id":"c","tool_name":"echo","input":{"text":"still here"}}})
-            .to_string(),
+            .to_string()
+            .into(),
     ))
     .await;
     assert_eq!(
@@ -139,7 +140,8 @@ async fn bad_frames_over_a_channel_get_errors_and_the_session_goes_on() {
     // A client that goes away mid-call: the session cancels it and ends.
     raw.send(Frame::Text(
         json!({"type":"request","id":"8","request":{"tool_call_id":"c","tool_name":"sleep","input":{"ms":30000}}})
-            .to_string(),
+            .to_string()
+            .into(),
     ))
     .await;
     drop(raw);

@@ -50,7 +50,7 @@ impl Shared {
 
     pub(super) fn encode(message: &ClientMessage) -> Result<Frame, CallError> {
         crate::protocol::encode(message)
-            .map(Frame::Text)
+            .map(|text| Frame::Text(text.into()))
             .map_err(|e| CallError::Protocol(e.to_string()))
     }
 

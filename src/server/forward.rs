@@ -63,7 +63,7 @@ impl ProgressSink for SessionProgress {
         if let Ok(frame) = crate::protocol::encode(&message) {
             // Progress is best effort: when the queue is full the chunk is
             // skipped (the final response still carries the whole output).
-            let _ = session.writer.try_send(Frame::Text(frame));
+            let _ = session.writer.try_send(Frame::Text(frame.into()));
         }
     }
 }

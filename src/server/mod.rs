@@ -29,10 +29,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::{Listener, ListenerExt};
@@ -43,7 +41,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::context::{DEFAULT_ASK_TIMEOUT, SharedState};
 use crate::executor::LocalExecutor;
-use crate::transport::{AxumTransport, FrameTransport};
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+use crate::transport::{FrameTransport, WsTransport};
 
 /// Limits and timeouts of a [`ToolServer`]. Every field has a documented default.
 #[derive(Debug, Clone)]
@@ -282,12 +282,8 @@ impl ToolServer {
     }
 }
 
-async fn upgrade(
-    State(inner): State<Arc<Inner>>,
-    headers: HeaderMap,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
-) -> Response {
-    if !inner.auth.allows(&headers) {
+async fn upgrade(State(inner): State<Arc<Inner>>, mut request: Request) -> Response {
+    if !inner.auth.allows(request.headers()) {
         return (
             StatusCode::UNAUTHORIZED,
             [("www-authenticate", "Bearer")],
@@ -295,9 +291,14 @@ async fn upgrade(
         )
             .into_response();
     }
-    let upgrade = match upgrade {
-        Ok(upgrade) => upgrade,
-        Err(rejection) => return rejection.into_response(),
+    let Some(accept) = websocket_accept(request.headers()) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            [("sec-websocket-version", "13")],
+            "expected a WebSocket upgrade: GET with Connection: upgrade, \
+             Upgrade: websocket, Sec-WebSocket-Version: 13 and a Sec-WebSocket-Key\n",
+        )
+            .into_response();
     };
     if inner.shutting_down.is_cancelled() {
         return (
@@ -306,17 +307,55 @@ async fn upgrade(
         )
             .into_response();
     }
-    // The session counts as one of the server's tasks from here on, so
-    // shutdown waits for it even though axum spawns the upgraded future.
-    let token = inner.tasks.token();
+    let on_upgrade = hyper::upgrade::on(&mut request);
     let max = inner.config.max_message_bytes;
-    upgrade
-        .max_message_size(max)
-        .max_frame_size(max)
+    let config = WebSocketConfig::default()
         .read_buffer_size(crate::protocol::READ_BUFFER_BYTES)
-        .on_failed_upgrade(|e| tracing::debug!(error = %e, "websocket upgrade failed"))
-        .on_upgrade(move |socket| async move {
-            session::run(AxumTransport(socket), inner).await;
-            drop(token);
+        .max_message_size(Some(max))
+        .max_frame_size(Some(max));
+    // The session is one of the server's tasks: shutdown waits for it.
+    let session_inner = inner.clone();
+    inner.tasks.spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let stream = tokio_tungstenite::WebSocketStream::from_raw_socket(
+                    TokioIo::new(upgraded),
+                    Role::Server,
+                    Some(config),
+                )
+                .await;
+                session::run(WsTransport::new(stream), session_inner).await;
+            }
+            Err(e) => tracing::debug!(error = %e, "websocket upgrade failed"),
+        }
+    });
+    (
+        StatusCode::SWITCHING_PROTOCOLS,
+        [
+            (header::CONNECTION, "upgrade".to_owned()),
+            (header::UPGRADE, "websocket".to_owned()),
+            (header::SEC_WEBSOCKET_ACCEPT, accept),
+        ],
+    )
+        .into_response()
+}
+
+/// The `Sec-WebSocket-Accept` for a valid upgrade request (RFC 6455 §4.2.1),
+/// or `None` when the request is not one.
+fn websocket_accept(headers: &HeaderMap) -> Option<String> {
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers.get_all(name).iter().any(|value| {
+            value
+                .to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
         })
+    };
+    if !has_token(header::CONNECTION, "upgrade") || !has_token(header::UPGRADE, "websocket") {
+        return None;
+    }
+    if headers.get(header::SEC_WEBSOCKET_VERSION)?.as_bytes() != b"13" {
+        return None;
+    }
+    let key = headers.get(header::SEC_WEBSOCKET_KEY)?;
+    Some(tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes()))
 }

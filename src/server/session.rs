@@ -76,7 +76,7 @@ impl Session {
                 // Fails only when the writer is gone, i.e. the socket is closed.
                 let _ = self
                     .writer
-                    .send(Frame::Text(text), Contention::Shared)
+                    .send(Frame::Text(text.into()), Contention::Shared)
                     .await;
             }
             Err(e) => tracing::error!(error = %e, "could not encode a frame"),

@@ -3,8 +3,8 @@
 //! layer ([`crate::Peer`]) and the server's session own those, so a new
 //! stream (a Kubernetes port-forward, a test channel) is a small adapter.
 //!
-//! - `ws`: WebSocket over any byte stream, both ends ([`WsTransport`] for
-//!   the client over TCP or a Unix socket; the server's axum socket).
+//! - `ws`: WebSocket over any byte stream, for both ends ([`WsTransport`]:
+//!   the client over TCP or a Unix socket, the server's upgraded connection).
 //! - `connect`: the client handshake (token, `Origin`, limits, errors).
 //! - `channel`: an in-memory pair ([`channel_pair`]) for tests and embedding.
 
@@ -14,19 +14,57 @@ mod ws;
 
 pub use channel::{ChannelTransport, channel_pair};
 pub use connect::{ConnectError, Endpoint, WsConfig};
-pub(crate) use ws::AxumTransport;
 pub use ws::WsTransport;
 
 use std::pin::Pin;
 
 use futures::{Sink, Stream};
 
+/// The text of a frame: UTF-8, cheap to clone, and handed between the
+/// socket and the layers above without a copy (it shares the WebSocket's
+/// own buffer).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Text(tokio_tungstenite::tungstenite::Utf8Bytes);
+
+impl Text {
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl std::ops::Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.0.as_str()
+    }
+}
+
+impl std::fmt::Display for Text {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<String> for Text {
+    fn from(text: String) -> Self {
+        Self(text.into())
+    }
+}
+
+impl From<&str> for Text {
+    fn from(text: &str) -> Self {
+        Self(text.into())
+    }
+}
+
 /// One frame of the wire. The protocol speaks JSON in text frames; binary
 /// frames exist so a peer that sends one can be told it is not supported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Frame {
     /// A text frame: one JSON message.
-    Text(String),
+    Text(Text),
     /// A binary frame.
     Binary(Vec<u8>),
     /// The peer closes (or is told to), with a code and a reason when known.

@@ -1,7 +1,8 @@
 //! WebSocket as a frame transport, for both ends: [`WsTransport`] wraps a
-//! tokio-tungstenite stream (the client, over TCP or a Unix socket), and
-//! `AxumTransport` wraps the server's upgraded axum socket. Pings and pongs
-//! are answered by tungstenite and never reach the layers above.
+//! tokio-tungstenite stream — the client's over TCP or a Unix socket, the
+//! server's over its upgraded HTTP connection. Text moves between the socket
+//! and the frames without a copy. Pings and pongs are answered by
+//! tungstenite and never reach the layers above.
 
 use futures::future::ready;
 use futures::{SinkExt, StreamExt};
@@ -57,7 +58,7 @@ impl FrameTransport for WsTransport {
 
 fn to_tungstenite(frame: Frame) -> Message {
     match frame {
-        Frame::Text(text) => Message::text(text),
+        Frame::Text(text) => Message::Text(text.0),
         Frame::Binary(bytes) => Message::binary(bytes),
         Frame::Close(reason) => Message::Close(reason.map(|r| CloseFrame {
             code: CloseCode::from(r.code),
@@ -68,7 +69,7 @@ fn to_tungstenite(frame: Frame) -> Message {
 
 fn from_tungstenite(message: Message) -> Option<Frame> {
     match message {
-        Message::Text(text) => Some(Frame::Text(text.as_str().to_owned())),
+        Message::Text(text) => Some(Frame::Text(super::Text(text))),
         Message::Binary(bytes) => Some(Frame::Binary(bytes.to_vec())),
         Message::Close(frame) => Some(Frame::Close(frame.map(|f| CloseReason {
             code: u16::from(f.code),
@@ -87,50 +88,5 @@ fn tungstenite_error(error: tungstenite::Error) -> TransportError {
             TransportError::Closed
         }
         other => TransportError::Io(Box::new(other)),
-    }
-}
-
-/// The server's upgraded axum socket as a frame transport.
-pub(crate) struct AxumTransport(pub(crate) axum::extract::ws::WebSocket);
-
-impl FrameTransport for AxumTransport {
-    fn into_split(self) -> (FrameSink, FrameStream) {
-        use axum::extract::ws::Message as AxumMessage;
-        let (sink, stream) = self.0.split();
-        let sink = sink.sink_map_err(axum_error).with(|frame: Frame| {
-            ready(Ok::<_, TransportError>(match frame {
-                Frame::Text(text) => AxumMessage::Text(text.into()),
-                Frame::Binary(bytes) => AxumMessage::Binary(bytes.into()),
-                Frame::Close(reason) => {
-                    AxumMessage::Close(reason.map(|r| axum::extract::ws::CloseFrame {
-                        code: r.code,
-                        reason: r.reason.into(),
-                    }))
-                }
-            }))
-        });
-        let stream = stream.filter_map(|message| {
-            ready(match message {
-                Ok(AxumMessage::Text(text)) => Some(Ok(Frame::Text(text.as_str().to_owned()))),
-                Ok(AxumMessage::Binary(bytes)) => Some(Ok(Frame::Binary(bytes.to_vec()))),
-                Ok(AxumMessage::Close(frame)) => {
-                    Some(Ok(Frame::Close(frame.map(|f| CloseReason {
-                        code: f.code,
-                        reason: f.reason.as_str().to_owned(),
-                    }))))
-                }
-                Ok(AxumMessage::Ping(_) | AxumMessage::Pong(_)) => None,
-                Err(e) => Some(Err(axum_error(e))),
-            })
-        });
-        (Box::pin(sink), Box::pin(stream))
-    }
-}
-
-/// axum wraps tungstenite's error; a message over the limit is told apart.
-fn axum_error(error: axum::Error) -> TransportError {
-    match error.into_inner().downcast::<tungstenite::Error>() {
-        Ok(inner) => tungstenite_error(*inner),
-        Err(other) => TransportError::Io(other),
     }
 }

@@ -257,7 +257,7 @@ mod tests {
                             Contention::Shared
                         };
                         writer
-                            .send(Frame::Text(format!("{n}:{i}")), contention)
+                            .send(Frame::Text(format!("{n}:{i}").into()), contention)
                             .await
                             .expect("the writer lives");
                     }
