@@ -42,11 +42,22 @@ struct Registered {
     validator: jsonschema::Validator,
 }
 
+/// A call admitted by [`LocalExecutor::admit`]: the tool it will run, found
+/// once; [`LocalExecutor::run_admitted`] runs it.
+#[derive(Clone)]
+pub struct Admitted(Arc<Registered>);
+
+impl std::fmt::Debug for Admitted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Admitted").field(&self.0.info.name).finish()
+    }
+}
+
 /// Tools in this process, by name. Validates every input against the tool's
 /// schema before the tool runs, and turns a panicking tool into an error
 /// response.
 pub struct LocalExecutor {
-    tools: BTreeMap<String, Registered>,
+    tools: BTreeMap<String, Arc<Registered>>,
     workdir: PathBuf,
     shared: SharedState,
     /// `None`: every tool is active.
@@ -116,18 +127,14 @@ impl LocalExecutor {
     ///
     /// # Errors
     /// The refusal, as the caller will read it.
-    pub fn admit(&self, tool: &str) -> Result<(), String> {
-        self.admitted(tool).map(|_| ())
-    }
-
-    fn admitted(&self, tool: &str) -> Result<&Registered, String> {
+    pub fn admit(&self, tool: &str) -> Result<Admitted, String> {
         let Some(registered) = self.tools.get(tool) else {
             return Err(format!("unknown tool: {tool:?}"));
         };
         if !self.is_active(tool) {
             return Err(format!("tool {tool:?} not available"));
         }
-        Ok(registered)
+        Ok(Admitted(registered.clone()))
     }
 
     /// Adds a tool.
@@ -150,11 +157,11 @@ impl LocalExecutor {
             })?;
         self.tools.insert(
             info.name.clone(),
-            Registered {
+            Arc::new(Registered {
                 tool,
                 info,
                 validator,
-            },
+            }),
         );
         Ok(self)
     }
@@ -193,10 +200,19 @@ impl LocalExecutor {
     /// tool without a copy. Bounds (timeout, cancellation) are the caller's:
     /// see [`Executor::execute_with`].
     pub async fn run(&self, request: ToolRequest, ctx: CallContext) -> Outcome {
-        let registered = match self.admitted(&request.tool_name) {
-            Ok(registered) => registered,
-            Err(refusal) => return Outcome::Error(refusal),
-        };
+        match self.admit(&request.tool_name) {
+            Ok(admitted) => Self::run_admitted(admitted, request, ctx).await,
+            Err(refusal) => Outcome::Error(refusal),
+        }
+    }
+
+    /// Runs a call [`LocalExecutor::admit`] admitted (the server admits
+    /// before it counts the call, and does not look the tool up twice).
+    pub async fn run_admitted(
+        Admitted(registered): Admitted,
+        request: ToolRequest,
+        ctx: CallContext,
+    ) -> Outcome {
         if let Some(problem) = input_problem(&registered.validator, &request.input) {
             return Outcome::Response(ToolResponse::failure(format!(
                 "invalid input for tool `{}`: {problem}",

@@ -12,7 +12,7 @@ mod local;
 mod outcome;
 pub(crate) mod stop;
 
-pub use local::{DEFAULT_CANCEL_GRACE, LocalExecutor, RegisterError};
+pub use local::{Admitted, DEFAULT_CANCEL_GRACE, LocalExecutor, RegisterError};
 pub use outcome::Outcome;
 
 use std::time::Duration;

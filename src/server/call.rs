@@ -15,8 +15,8 @@ use super::ask::SessionAsker;
 use super::forward::SessionProgress;
 use super::session::Session;
 use crate::context::CallContext;
-use crate::executor::Outcome;
 use crate::executor::stop::{CallStop, Ended, StopReason, run_bounded};
+use crate::executor::{Admitted, LocalExecutor, Outcome};
 use crate::protocol::{BusEvent, ResponseFrame, ServerMessage, ToolRequest};
 
 /// The session's running calls by request id, with their count kept beside
@@ -75,24 +75,27 @@ pub(super) async fn start_call(
     timeout_ms: Option<u64>,
 ) {
     let server = &session.server;
-    let refusal = if server.shutting_down.is_cancelled() {
-        Some("the tool server is shutting down".to_owned())
-    } else if let Err(refusal) = server.executor.admit(&request.tool_name) {
-        Some(refusal)
-    } else if session.calls.len() >= server.config.max_in_flight {
-        Some(format!(
+    let admitted = if server.shutting_down.is_cancelled() {
+        Err("the tool server is shutting down".to_owned())
+    } else {
+        server.executor.admit(&request.tool_name)
+    };
+    let admitted = match admitted {
+        Ok(_) if session.calls.len() >= server.config.max_in_flight => Err(format!(
             "busy: {} calls are already in flight on this connection (limit {})",
             session.calls.len(),
             server.config.max_in_flight
-        ))
-    } else {
-        None
+        )),
+        other => other,
     };
-    if let Some(error) = refusal {
-        return session
-            .send(&ServerMessage::Response(ResponseFrame::error(id, error)))
-            .await;
-    }
+    let admitted = match admitted {
+        Ok(admitted) => admitted,
+        Err(error) => {
+            return session
+                .send(&ServerMessage::Response(ResponseFrame::error(id, error)))
+                .await;
+        }
+    };
     let stop = Arc::new(CallStop::child_of(&session.closing));
     if !session.calls.insert_new(&id, stop.clone()) {
         let error = format!("duplicate request id {id:?}: a call with this id is still running");
@@ -102,7 +105,8 @@ pub(super) async fn start_call(
     }
     let timeout = timeout_ms.map_or(server.config.call_timeout, Duration::from_millis);
     let span = tracing::debug_span!("call", id = %id, tool = %request.tool_name, tool_call_id = %request.tool_call_id);
-    let mut call = Box::pin(run_call(session.clone(), id, request, timeout, stop).instrument(span));
+    let mut call =
+        Box::pin(run_call(session.clone(), id, admitted, request, timeout, stop).instrument(span));
     // The call's first poll happens here, in the reader. Most calls (echo,
     // read, edit, a denied command) finish on it, and a task of their own
     // would cost an aligned allocation, two copies of the whole call state
@@ -116,6 +120,7 @@ pub(super) async fn start_call(
 async fn run_call(
     session: Arc<Session>,
     id: String,
+    admitted: Admitted,
     request: ToolRequest,
     timeout: Duration,
     stop: Arc<CallStop>,
@@ -150,7 +155,7 @@ async fn run_call(
         .bus
         .has_subscribers()
         .then(|| (request.tool_call_id.clone(), request.tool_name.clone()));
-    let call = server.executor.run(request, ctx);
+    let call = LocalExecutor::run_admitted(admitted, request, ctx);
     let grace = server.executor.cancel_grace();
     let outcome = match run_bounded(call, &stop, Some(timeout), grace).await {
         Ended::Done(outcome) => outcome,

@@ -4,8 +4,11 @@
 //! and the frames without a copy. Pings and pongs are answered by
 //! tungstenite and never reach the layers above.
 
-use futures::future::ready;
-use futures::{SinkExt, StreamExt};
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use futures::stream::{SplitSink, SplitStream};
+use futures::{Sink, Stream, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::error::CapacityError;
@@ -35,17 +38,11 @@ impl WsTransport {
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let (sink, stream) = stream.split();
-        let sink = sink
-            .sink_map_err(tungstenite_error)
-            .with(|frame: Frame| ready(Ok::<_, TransportError>(to_tungstenite(frame))));
-        let stream = stream.filter_map(|message| {
-            ready(match message {
-                Ok(message) => from_tungstenite(message).map(Ok),
-                Err(e) => Some(Err(tungstenite_error(e))),
-            })
-        });
         Self {
-            split: (Box::pin(sink), Box::pin(stream)),
+            split: (
+                Box::pin(FrameSinkHalf(sink)),
+                Box::pin(FrameStreamHalf(stream)),
+            ),
         }
     }
 }
@@ -53,6 +50,59 @@ impl WsTransport {
 impl FrameTransport for WsTransport {
     fn into_split(self) -> (FrameSink, FrameStream) {
         self.split
+    }
+}
+
+/// The send half: frames become messages as they are handed over (a plain
+/// adapter: measured cheaper than `SinkExt::with` on the hot path).
+struct FrameSinkHalf<S>(SplitSink<WebSocketStream<S>, Message>);
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Frame> for FrameSinkHalf<S> {
+    type Error = TransportError;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Pin::new(&mut self.0)
+            .poll_ready(cx)
+            .map_err(tungstenite_error)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, frame: Frame) -> Result<(), Self::Error> {
+        Pin::new(&mut self.0)
+            .start_send(to_tungstenite(frame))
+            .map_err(tungstenite_error)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Pin::new(&mut self.0)
+            .poll_flush(cx)
+            .map_err(tungstenite_error)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Pin::new(&mut self.0)
+            .poll_close(cx)
+            .map_err(tungstenite_error)
+    }
+}
+
+/// The receive half: messages become frames; pings and pongs are skipped.
+struct FrameStreamHalf<S>(SplitStream<WebSocketStream<S>>);
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for FrameStreamHalf<S> {
+    type Item = Result<Frame, TransportError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        loop {
+            match ready!(Pin::new(&mut self.0).poll_next(cx)) {
+                None => return Poll::Ready(None),
+                Some(Err(e)) => return Poll::Ready(Some(Err(tungstenite_error(e)))),
+                Some(Ok(message)) => {
+                    if let Some(frame) = from_tungstenite(message) {
+                        return Poll::Ready(Some(Ok(frame)));
+                    }
+                }
+            }
+        }
     }
 }
 
