@@ -28,15 +28,6 @@ pub struct InvalidMessage {
     pub reason: String,
 }
 
-/// Message types of the sol core; anything else needs `hello` first.
-pub const CORE_TYPES: [&str; 5] = [
-    "tools",
-    "request",
-    "set_rules",
-    "set_active_tools",
-    "push_answers",
-];
-
 /// Every field any client message has, flat, as sol's Go `message` struct
 /// is: serde reads it in one pass, where an internally tagged enum first
 /// buffers the whole frame (measured: ~40% of a small call's parse cost).

@@ -23,7 +23,7 @@ mod rules;
 
 pub use call::{Attachment, Metadata, ToolInfo, ToolRequest, ToolResponse};
 pub(crate) use decode::short;
-pub use decode::{CORE_TYPES, InvalidMessage, parse_client_message, parse_server_message};
+pub use decode::{InvalidMessage, parse_client_message, parse_server_message};
 pub use events::{BusEvent, EventKind};
 pub use messages::{
     Ack, ClientKind, ClientMessage, PermissionAsk, QuestionAsk, ResponseFrame, ServerKind,
