@@ -125,7 +125,6 @@ async fn a_cancelled_command_has_its_whole_group_killed() {
     let call = executor.run(request, ctx);
     let canceller = async {
         starts.recv().await.expect("the command's first output");
-        assert!(process_running("sleep 100.456"));
         cancel.cancel();
     };
     let (outcome, ()) = tokio::time::timeout(
