@@ -3,7 +3,8 @@
 //! `executor` package of sol (Go).
 //!
 //! # Layers (imports point down only; `tests/layers.rs` checks it)
-//! 1. [`protocol`]: wire data, one enum per direction, no I/O.
+//! 1. [`protocol`]: wire data, one enum per direction, no I/O; [`metrics`]:
+//!    the Prometheus series both ends keep.
 //! 2. [`bus`], `error`: events, permission rules, queued answers;
 //!    [`ToolError`] and [`CallError`].
 //! 3. [`context`]: what each call gets (cancellation, asks, progress).
@@ -15,7 +16,8 @@
 //! 7. `wire`: the one frame writer and the one pending table.
 //! 8. [`server`] ([`ToolServer`]) and [`peer`] ([`Peer`]: ids, timeouts,
 //!    hello, asks).
-//! 9. [`RemoteExecutor`].
+//! 9. [`RemoteExecutor`]; `journal` (feature `journal`): every call's life
+//!    in SQLite.
 //! 10. [`launcher`] ([`Launcher`], [`SandboxPool`]), and 11. its backends:
 //!     `docker` (feature `docker`).
 //!
@@ -43,7 +45,10 @@ pub mod context;
 pub mod docker;
 mod error;
 pub mod executor;
+#[cfg(feature = "journal")]
+pub mod journal;
 pub mod launcher;
+pub mod metrics;
 pub mod peer;
 pub mod protocol;
 mod remote;

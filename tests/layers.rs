@@ -8,6 +8,7 @@ use std::path::Path;
 /// Floor of each top-level module of `src/` (lower floors are imported by higher ones).
 const FLOORS: &[(&str, u8)] = &[
     ("protocol", 1),
+    ("metrics", 1),
     ("bus", 2),
     ("error", 2),
     ("context", 3),
@@ -19,6 +20,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("server", 8),
     ("peer", 8),
     ("remote", 9),
+    ("journal", 9),
     ("launcher", 10),
     ("docker", 11),
 ];

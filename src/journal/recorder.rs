@@ -1,0 +1,289 @@
+//! [`Recorder`]: journals the calls of one connection. It wraps the
+//! executor (each call's start and end), the interactive handler (asks a
+//! person answered) and, when asked to, the bus events the server forwards
+//! (validated and running, a rule's decision). Events only touch calls of
+//! this connection, matched by the model's call id: a sandbox cannot write
+//! into another sandbox's records.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use dashmap::DashMap;
+
+use super::record::{CallRecord, DecidedBy};
+use super::state::CallState;
+use super::writer::Journal;
+use crate::context::QuestionAnswer;
+use crate::error::CallError;
+use crate::executor::{CallOptions, Executor};
+use crate::peer::{EventCallback, InteractiveHandler, PeerConfig};
+use crate::protocol::{
+    Action, BusEvent, PermissionAsk, PermissionReply, QuestionAsk, ToolInfo, ToolRequest,
+    ToolResponse,
+};
+
+type Live = Arc<Mutex<CallRecord>>;
+
+/// Journals the calls of one connection (one sandbox). Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Recorder {
+    journal: Journal,
+    /// Calls in flight by the model's call id.
+    live: Arc<DashMap<String, Live>>,
+}
+
+impl Recorder {
+    /// A recorder writing into `journal`.
+    pub fn new(journal: Journal) -> Self {
+        Self {
+            journal,
+            live: Arc::default(),
+        }
+    }
+
+    /// The journal.
+    pub fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// `config` with its interactive handler (if any) wrapped, so the
+    /// asks a person answers are journaled. With `events`, also subscribes
+    /// to the server's bus events (chained after an `on_event` already
+    /// set): the journal then sees when a call was validated and started,
+    /// and the decisions rules made. Events cost two frames per call.
+    #[must_use]
+    pub fn peer_config(&self, mut config: PeerConfig, events: bool) -> PeerConfig {
+        if let Some(handler) = config.interactive.take() {
+            config.interactive = Some(Arc::new(RecordingHandler {
+                recorder: self.clone(),
+                inner: handler,
+            }));
+        }
+        if events || config.on_event.is_some() {
+            let recorder = self.clone();
+            let earlier: Option<EventCallback> = config.on_event.take();
+            config.on_event = Some(Arc::new(move |event: BusEvent| {
+                recorder.observe(&event);
+                if let Some(earlier) = &earlier {
+                    earlier(event);
+                }
+            }));
+        }
+        config
+    }
+
+    /// `inner` with every call journaled.
+    pub fn executor<E: Executor>(&self, inner: E) -> JournaledExecutor<E> {
+        JournaledExecutor {
+            inner,
+            recorder: self.clone(),
+        }
+    }
+
+    fn with_live(&self, tool_call_id: &str, change: impl FnOnce(&mut CallRecord)) {
+        if let Some(live) = self.live.get(tool_call_id) {
+            let mut record = live
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            change(&mut record);
+        }
+    }
+
+    /// Applies a bus event the server forwarded to the call it names.
+    pub fn observe(&self, event: &BusEvent) {
+        match event {
+            BusEvent::ToolStarted { tool_call_id, .. } => {
+                self.with_live(tool_call_id, |r| r.observe(CallState::Running));
+            }
+            BusEvent::PermissionAsked {
+                tool_call_id,
+                permission,
+                patterns,
+                decision,
+            } => self.with_live(tool_call_id, |r| match decision {
+                Action::Allow => r.decide(permission, patterns, true, DecidedBy::Rule),
+                Action::Deny => r.decide(permission, patterns, false, DecidedBy::Rule),
+                Action::Ask => r.observe(CallState::Asked),
+            }),
+            BusEvent::PermissionReplied {
+                tool_call_id,
+                permission,
+                response,
+            } => self.with_live(tool_call_id, |r| {
+                // The interactive handler may have recorded this reply already.
+                let state = r.state();
+                if state == CallState::Asked {
+                    let allowed = *response != PermissionReply::Reject;
+                    r.decide(permission, &[], allowed, DecidedBy::Person);
+                }
+            }),
+            BusEvent::ToolCompleted { .. }
+            | BusEvent::QuestionAsked { .. }
+            | BusEvent::QuestionReplied { .. } => {}
+        }
+    }
+}
+
+/// An [`Executor`] whose calls are journaled: made by [`Recorder::executor`].
+#[derive(Debug)]
+pub struct JournaledExecutor<E> {
+    inner: E,
+    recorder: Recorder,
+}
+
+impl<E> JournaledExecutor<E> {
+    /// The wrapped executor.
+    pub fn inner(&self) -> &E {
+        &self.inner
+    }
+
+    /// The recorder.
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+}
+
+/// Ends a call's record: with its result through [`Ending::finish`], or
+/// as cancelled when the caller drops the call's future first.
+struct Ending<'a> {
+    recorder: &'a Recorder,
+    tool_call_id: Option<String>,
+    record: Live,
+    finished: bool,
+}
+
+impl Ending<'_> {
+    fn finish(mut self, result: &Result<ToolResponse, CallError>) {
+        self.finished = true;
+        let mut record = self.take();
+        match result {
+            Ok(response) => {
+                let state = if response.denied {
+                    CallState::Denied
+                } else if response.is_error {
+                    CallState::Failed
+                } else {
+                    CallState::Completed
+                };
+                // A denial seen in the events already ended the record.
+                if !(state == CallState::Denied && record.state() == CallState::Denied) {
+                    record.observe(state);
+                }
+                if let Ok(json) = serde_json::to_string(response) {
+                    record.set_response(json, self.recorder.journal.config().response_cap);
+                }
+            }
+            Err(error) => {
+                record.observe(final_state_of(error));
+                record.error = Some(match record.error.take() {
+                    Some(earlier) => format!("{error}; {earlier}"),
+                    None => error.to_string(),
+                });
+            }
+        }
+        self.recorder.journal.record(record);
+    }
+
+    /// The record, no longer reachable by events.
+    fn take(&self) -> CallRecord {
+        if let Some(id) = &self.tool_call_id {
+            self.recorder.live.remove(id);
+        }
+        self.record
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Drop for Ending<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            let mut record = self.take();
+            record.observe(CallState::Cancelled);
+            record.error = Some("the caller dropped the call".to_owned());
+            self.recorder.journal.record(record);
+        }
+    }
+}
+
+/// The state a call that got no response ends in.
+fn final_state_of(error: &CallError) -> CallState {
+    match error {
+        CallError::PermissionNeeded(_) | CallError::QuestionNeeded(_) => CallState::Suspended,
+        CallError::TimedOut { .. } => CallState::TimedOut,
+        CallError::Cancelled => CallState::Cancelled,
+        CallError::ConnectionLost { .. } | CallError::SandboxEnded(_) | CallError::Closed => {
+            CallState::Lost
+        }
+        _ => CallState::Failed,
+    }
+}
+
+#[async_trait]
+impl<E: Executor> Executor for JournaledExecutor<E> {
+    async fn execute_with(
+        &self,
+        request: ToolRequest,
+        options: CallOptions,
+    ) -> Result<ToolResponse, CallError> {
+        let record = CallRecord::received(&request);
+        self.recorder.journal.record(record.clone());
+        let record = Arc::new(Mutex::new(record));
+        let tool_call_id = match self.recorder.live.entry(request.tool_call_id.clone()) {
+            dashmap::Entry::Vacant(slot) => {
+                slot.insert(record.clone());
+                Some(request.tool_call_id.clone())
+            }
+            // Two calls in flight with one model id: events cannot tell
+            // them apart, so the second is journaled from its answer only.
+            dashmap::Entry::Occupied(_) => None,
+        };
+        let ending = Ending {
+            recorder: &self.recorder,
+            tool_call_id,
+            record,
+            finished: false,
+        };
+        let result = self.inner.execute_with(request, options).await;
+        ending.finish(&result);
+        result
+    }
+
+    async fn tools(&self) -> Result<Vec<ToolInfo>, CallError> {
+        self.inner.tools().await
+    }
+}
+
+/// An interactive handler that journals the asks it answers.
+struct RecordingHandler {
+    recorder: Recorder,
+    inner: Arc<dyn InteractiveHandler>,
+}
+
+#[async_trait]
+impl InteractiveHandler for RecordingHandler {
+    async fn permission(&self, ask: PermissionAsk) -> PermissionReply {
+        self.recorder
+            .with_live(&ask.tool_call_id, |r| r.observe(CallState::Asked));
+        let tool_call_id = ask.tool_call_id.clone();
+        let permission = ask.permission.clone();
+        let patterns = ask.patterns.clone();
+        let reply = self.inner.permission(ask).await;
+        self.recorder.with_live(&tool_call_id, |r| {
+            if r.state() == CallState::Asked {
+                r.decide(
+                    &permission,
+                    &patterns,
+                    reply != PermissionReply::Reject,
+                    DecidedBy::Person,
+                );
+            }
+        });
+        reply
+    }
+
+    async fn questions(&self, ask: QuestionAsk) -> QuestionAnswer {
+        self.inner.questions(ask).await
+    }
+}

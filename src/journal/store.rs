@@ -1,0 +1,217 @@
+//! The journal's SQLite file: its schema, the one write (an upsert of a
+//! whole call row) and the reads the CLI makes. WAL mode: readers (the
+//! `sqlite3` shell, `toolwire calls`) never block the writer, and a
+//! transaction once committed survives a crash of the process.
+
+use std::path::Path;
+
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+use super::record::{CallRecord, Decision};
+use super::state::Transition;
+
+/// The schema, version 1. docs/OPERATIONS.md explains every column.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS calls (
+    id                 TEXT PRIMARY KEY,
+    session            TEXT NOT NULL,
+    tool               TEXT NOT NULL,
+    tool_call_id       TEXT NOT NULL,
+    input              TEXT NOT NULL,
+    state              TEXT NOT NULL,
+    decision           TEXT,
+    decisions          TEXT NOT NULL,
+    transitions        TEXT NOT NULL,
+    received_at        INTEGER NOT NULL,
+    ended_at           INTEGER,
+    duration_ms        INTEGER,
+    response           TEXT,
+    response_truncated INTEGER NOT NULL DEFAULT 0,
+    error              TEXT
+);
+CREATE INDEX IF NOT EXISTS calls_by_session ON calls (session, received_at);
+CREATE INDEX IF NOT EXISTS calls_by_time ON calls (received_at);
+PRAGMA user_version = 1;
+";
+
+const UPSERT: &str = "
+INSERT INTO calls (id, session, tool, tool_call_id, input, state, decision, decisions,
+                   transitions, received_at, ended_at, duration_ms, response,
+                   response_truncated, error)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+ON CONFLICT (id) DO UPDATE SET
+    state = excluded.state, decision = excluded.decision, decisions = excluded.decisions,
+    transitions = excluded.transitions, ended_at = excluded.ended_at,
+    duration_ms = excluded.duration_ms, response = excluded.response,
+    response_truncated = excluded.response_truncated, error = excluded.error";
+
+/// Opens (creating if needed) the journal at `path` for writing.
+///
+/// # Errors
+/// The file or its directory cannot be created, or it is not a journal.
+pub(crate) fn open_for_writing(path: &Path) -> rusqlite::Result<Connection> {
+    let connection = Connection::open(path)?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    // NORMAL in WAL mode: a committed transaction survives a crash of the
+    // process (not of the machine), and a commit does not wait on fsync.
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    connection.busy_timeout(std::time::Duration::from_secs(5))?;
+    connection.execute_batch(SCHEMA)?;
+    Ok(connection)
+}
+
+/// Writes `record` whole: a new row, or the newer state of a known one.
+pub(crate) fn upsert(connection: &Connection, record: &CallRecord) -> rusqlite::Result<()> {
+    let transitions = record.transitions();
+    let last = transitions.last();
+    let ended_at = last.filter(|t| t.state.is_final()).map(|t| t.at_ms);
+    let received_at = transitions.first().map_or(0, |t| t.at_ms);
+    let mut statement = connection.prepare_cached(UPSERT)?;
+    statement.execute(params![
+        record.id,
+        record.session,
+        record.tool,
+        record.tool_call_id,
+        record.input,
+        record.state().as_str(),
+        record.decision_summary(),
+        to_json(&record.decisions),
+        to_json(transitions),
+        received_at,
+        ended_at,
+        record.duration_ms(),
+        record.response,
+        record.response_truncated,
+        record.error,
+    ])?;
+    Ok(())
+}
+
+fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// One call as read back from the journal.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredCall {
+    /// The journal's id.
+    pub id: String,
+    /// The agent session.
+    pub session: String,
+    /// The tool.
+    pub tool: String,
+    /// The model's id of the call.
+    pub tool_call_id: String,
+    /// The redacted input, as JSON text.
+    pub input: String,
+    /// The last state recorded (`completed`, `denied`, ... or, after a
+    /// crash, the state it was in).
+    pub state: String,
+    /// `allowed by rule`, `denied by person`, ... when a permission was decided.
+    pub decision: Option<String>,
+    /// Every permission decision.
+    pub decisions: Vec<Decision>,
+    /// Every step, the first being `received`.
+    pub transitions: Vec<Transition>,
+    /// Milliseconds since the Unix epoch.
+    pub received_at: i64,
+    /// Milliseconds since the Unix epoch, once final.
+    pub ended_at: Option<i64>,
+    /// From received to the final state.
+    pub duration_ms: Option<i64>,
+    /// The answer (JSON of a `ToolResponse`), verbatim up to the cap.
+    pub response: Option<String>,
+    /// The answer was cut at the cap.
+    pub response_truncated: bool,
+    /// Why there is no answer, or what the journal refused to record.
+    pub error: Option<String>,
+}
+
+const COLUMNS: &str = "id, session, tool, tool_call_id, input, state, decision, decisions, \
+    transitions, received_at, ended_at, duration_ms, response, response_truncated, error";
+
+fn stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredCall> {
+    let decisions: String = row.get(7)?;
+    let transitions: String = row.get(8)?;
+    Ok(StoredCall {
+        id: row.get(0)?,
+        session: row.get(1)?,
+        tool: row.get(2)?,
+        tool_call_id: row.get(3)?,
+        input: row.get(4)?,
+        state: row.get(5)?,
+        decision: row.get(6)?,
+        decisions: serde_json::from_str(&decisions).unwrap_or_default(),
+        transitions: serde_json::from_str(&transitions).unwrap_or_default(),
+        received_at: row.get(9)?,
+        ended_at: row.get(10)?,
+        duration_ms: row.get(11)?,
+        response: row.get(12)?,
+        response_truncated: row.get(13)?,
+        error: row.get(14)?,
+    })
+}
+
+/// Reads a journal file (read-only; it may be in use by a writer).
+#[derive(Debug)]
+pub struct JournalReader {
+    connection: Connection,
+}
+
+impl JournalReader {
+    /// Opens the journal at `path`.
+    ///
+    /// # Errors
+    /// The file does not exist or is not a journal.
+    pub fn open(path: &Path) -> rusqlite::Result<Self> {
+        let connection =
+            Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(Self { connection })
+    }
+
+    /// The most recent `limit` calls, oldest first, of one session or all.
+    ///
+    /// # Errors
+    /// The query fails (not a journal file).
+    pub fn list(&self, session: Option<&str>, limit: usize) -> rusqlite::Result<Vec<StoredCall>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let sql = format!(
+            "SELECT * FROM (SELECT {COLUMNS} FROM calls WHERE ?1 IS NULL OR session = ?1 \
+             ORDER BY received_at DESC, id DESC LIMIT ?2) ORDER BY received_at, id"
+        );
+        let mut statement = self.connection.prepare(&sql)?;
+        let rows = statement.query_map(params![session, limit], stored)?;
+        rows.collect()
+    }
+
+    /// The call with this id, or with an id starting with it (as `git`
+    /// takes a short hash); `None` when nothing or more than one matches.
+    ///
+    /// # Errors
+    /// The query fails (not a journal file).
+    pub fn show(&self, id: &str) -> rusqlite::Result<Option<StoredCall>> {
+        let sql = format!("SELECT {COLUMNS} FROM calls WHERE id = ?1 OR id LIKE ?2 LIMIT 2");
+        let escaped = id.replace(['%', '_'], "");
+        let mut statement = self.connection.prepare(&sql)?;
+        let mut matches: Vec<StoredCall> = statement
+            .query_map(params![id, format!("{escaped}%")], stored)?
+            .collect::<rusqlite::Result<_>>()?;
+        if let Some(exact) = matches.iter().position(|c| c.id == id) {
+            return Ok(Some(matches.swap_remove(exact)));
+        }
+        Ok((matches.len() == 1).then(|| matches.remove(0)))
+    }
+
+    /// How many calls the journal holds.
+    ///
+    /// # Errors
+    /// The query fails (not a journal file).
+    pub fn count(&self) -> rusqlite::Result<u64> {
+        let count: i64 = self
+            .connection
+            .query_row("SELECT count(*) FROM calls", [], |row| row.get(0))?;
+        Ok(u64::try_from(count).unwrap_or_default())
+    }
+}
