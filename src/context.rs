@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Bus, Decision, PermissionManager, PermissionRequest, QuestionManager};
 use crate::error::ToolError;
+use crate::metrics::ServerMetrics;
 use crate::protocol::{
     Action, BusEvent, PermissionNeeded, PermissionReply, PermissionRule, QuestionInfo,
     QuestionNeeded,
@@ -60,6 +61,8 @@ pub struct SharedState {
     pub permissions: Arc<PermissionManager>,
     /// Pre-loaded answers.
     pub questions: Arc<QuestionManager>,
+    /// The server's metrics (calls, permission decisions, connections).
+    pub metrics: ServerMetrics,
 }
 
 /// Everything a tool call may use besides its input.
@@ -171,15 +174,19 @@ impl CallContext {
     /// [`ToolError::Cancelled`] when the call is cancelled while waiting.
     pub async fn ask_permission(&self, request: PermissionRequest) -> Result<(), ToolError> {
         let decision = self.shared.permissions.decide(&request);
+        let action = match decision {
+            Decision::Allow => Action::Allow,
+            Decision::Deny { .. } => Action::Deny,
+            Decision::Ask => Action::Ask,
+        };
+        self.shared
+            .metrics
+            .permission_decided(&request.permission, action.as_str());
         self.shared.bus.publish_with(|| BusEvent::PermissionAsked {
             tool_call_id: self.tool_call_id.clone(),
             permission: request.permission.clone(),
             patterns: request.patterns.clone(),
-            decision: match decision {
-                Decision::Allow => Action::Allow,
-                Decision::Deny { .. } => Action::Deny,
-                Decision::Ask => Action::Ask,
-            },
+            decision: action,
         });
         match decision {
             Decision::Allow => Ok(()),

@@ -1,6 +1,7 @@
 //! How a tool call can end other than with a response ([`ToolError`], what
 //! a tool returns) and why a caller got no response at all ([`CallError`]).
 
+use crate::metrics::CallOutcome;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,6 +78,20 @@ pub enum CallError {
     /// The peer sent something this client cannot understand.
     #[error("protocol error: {0}")]
     Protocol(String),
+}
+
+impl CallError {
+    /// How a call that got no response ended, as metrics and the journal
+    /// label it.
+    pub fn outcome(&self) -> CallOutcome {
+        match self {
+            Self::PermissionNeeded(_) | Self::QuestionNeeded(_) => CallOutcome::Suspended,
+            Self::TimedOut { .. } => CallOutcome::TimedOut,
+            Self::Cancelled => CallOutcome::Cancelled,
+            Self::ConnectionLost { .. } | Self::SandboxEnded(_) | Self::Closed => CallOutcome::Lost,
+            Self::Refused(_) | Self::Protocol(_) => CallOutcome::Error,
+        }
+    }
 }
 
 /// How a sandbox ended, as its launcher reports it: a shared, type-erased

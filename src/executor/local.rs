@@ -16,7 +16,7 @@ use super::stop::{CallStop, Ended, StopReason, run_bounded};
 use super::{CallOptions, Executor, Outcome};
 use crate::context::{CallContext, SharedState};
 use crate::error::CallError;
-use crate::protocol::{ToolInfo, ToolRequest, ToolResponse};
+use crate::protocol::{BusEvent, ToolInfo, ToolRequest, ToolResponse};
 use crate::tool::Tool;
 
 /// A tool's schema is not a valid JSON Schema, or its name is taken.
@@ -46,6 +46,13 @@ struct Registered {
 /// once; [`LocalExecutor::run_admitted`] runs it.
 #[derive(Clone)]
 pub struct Admitted(Arc<Registered>);
+
+impl Admitted {
+    /// The tool's name.
+    pub fn tool_name(&self) -> &str {
+        &self.0.info.name
+    }
+}
 
 impl std::fmt::Debug for Admitted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -219,6 +226,13 @@ impl LocalExecutor {
                 request.tool_name
             )));
         }
+        // Published here, after validation: `tool.started` means the input
+        // was valid and the tool begins (the journal reads it that way).
+        ctx.bus().publish_with(|| BusEvent::ToolStarted {
+            tool_call_id: request.tool_call_id.clone(),
+            tool: request.tool_name.clone(),
+            session_id: request.session_id.clone(),
+        });
         let call = registered.tool.call(request.input, ctx);
         match AssertUnwindSafe(call).catch_unwind().await {
             Ok(Ok(response)) => Outcome::Response(response),

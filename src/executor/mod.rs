@@ -83,3 +83,36 @@ pub trait Executor: Send + Sync {
     /// A [`CallError`] when the list cannot be fetched.
     async fn tools(&self) -> Result<Vec<ToolInfo>, CallError>;
 }
+
+/// A borrowed executor is one too, so a wrapper (the journal's, say) can
+/// take `&executor` while its owner keeps it.
+#[async_trait]
+impl<E: Executor + ?Sized> Executor for &E {
+    async fn execute_with(
+        &self,
+        request: ToolRequest,
+        options: CallOptions,
+    ) -> Result<ToolResponse, CallError> {
+        (**self).execute_with(request, options).await
+    }
+
+    async fn tools(&self) -> Result<Vec<ToolInfo>, CallError> {
+        (**self).tools().await
+    }
+}
+
+/// A shared executor is one too.
+#[async_trait]
+impl<E: Executor + ?Sized> Executor for std::sync::Arc<E> {
+    async fn execute_with(
+        &self,
+        request: ToolRequest,
+        options: CallOptions,
+    ) -> Result<ToolResponse, CallError> {
+        (**self).execute_with(request, options).await
+    }
+
+    async fn tools(&self) -> Result<Vec<ToolInfo>, CallError> {
+        (**self).tools().await
+    }
+}

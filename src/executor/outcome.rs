@@ -3,6 +3,7 @@
 //! result (both). Local and remote calls therefore end the same way.
 
 use crate::error::{CallError, ToolError};
+use crate::metrics::CallOutcome;
 use crate::protocol::{PermissionNeeded, QuestionNeeded, ResponseFrame, ToolResponse};
 
 /// How one call ended.
@@ -67,6 +68,17 @@ impl Outcome {
             Self::Response(_) => "ok",
             Self::Error(_) => "error",
             Self::PermissionNeeded(_) | Self::QuestionNeeded(_) => "suspended",
+        }
+    }
+
+    /// How the call ended, as the metrics label it.
+    pub fn metric_label(&self) -> CallOutcome {
+        match self {
+            Self::Response(r) if r.denied => CallOutcome::Denied,
+            Self::Response(r) if r.is_error => CallOutcome::Error,
+            Self::Response(_) => CallOutcome::Ok,
+            Self::Error(_) => CallOutcome::Error,
+            Self::PermissionNeeded(_) | Self::QuestionNeeded(_) => CallOutcome::Suspended,
         }
     }
 

@@ -16,6 +16,7 @@ use super::writer::Journal;
 use crate::context::QuestionAnswer;
 use crate::error::CallError;
 use crate::executor::{CallOptions, Executor};
+use crate::metrics::CallOutcome;
 use crate::peer::{EventCallback, InteractiveHandler, PeerConfig};
 use crate::protocol::{
     Action, BusEvent, PermissionAsk, PermissionReply, QuestionAsk, ToolInfo, ToolRequest,
@@ -92,9 +93,11 @@ impl Recorder {
     /// Applies a bus event the server forwarded to the call it names.
     pub fn observe(&self, event: &BusEvent) {
         match event {
-            BusEvent::ToolStarted { tool_call_id, .. } => {
-                self.with_live(tool_call_id, |r| r.observe(CallState::Running));
-            }
+            // Published once the input was found valid, as the tool begins.
+            BusEvent::ToolStarted { tool_call_id, .. } => self.with_live(tool_call_id, |r| {
+                r.observe(CallState::Validated);
+                r.observe(CallState::Running);
+            }),
             BusEvent::PermissionAsked {
                 tool_call_id,
                 permission,
@@ -209,14 +212,12 @@ impl Drop for Ending<'_> {
 
 /// The state a call that got no response ends in.
 fn final_state_of(error: &CallError) -> CallState {
-    match error {
-        CallError::PermissionNeeded(_) | CallError::QuestionNeeded(_) => CallState::Suspended,
-        CallError::TimedOut { .. } => CallState::TimedOut,
-        CallError::Cancelled => CallState::Cancelled,
-        CallError::ConnectionLost { .. } | CallError::SandboxEnded(_) | CallError::Closed => {
-            CallState::Lost
-        }
-        _ => CallState::Failed,
+    match error.outcome() {
+        CallOutcome::Suspended => CallState::Suspended,
+        CallOutcome::TimedOut => CallState::TimedOut,
+        CallOutcome::Cancelled => CallState::Cancelled,
+        CallOutcome::Lost => CallState::Lost,
+        CallOutcome::Ok | CallOutcome::Error | CallOutcome::Denied => CallState::Failed,
     }
 }
 

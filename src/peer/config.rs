@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::interactive::InteractiveHandler;
+use crate::metrics::ClientMetrics;
 use crate::protocol::{BusEvent, feature};
 
 /// Called with `(request id, chunk)` for each `progress` frame.
@@ -43,6 +44,9 @@ pub struct PeerConfig {
     pub on_event: Option<EventCallback>,
     /// Answers asks on the same connection (asks for the `interactive` feature).
     pub interactive: Option<Arc<dyn InteractiveHandler>>,
+    /// Counts this peer's calls, connection and interactive replies.
+    /// Default none.
+    pub metrics: Option<ClientMetrics>,
 }
 
 impl Default for PeerConfig {
@@ -58,6 +62,7 @@ impl Default for PeerConfig {
             on_progress: None,
             on_event: None,
             interactive: None,
+            metrics: None,
         }
     }
 }
@@ -72,6 +77,7 @@ impl std::fmt::Debug for PeerConfig {
             .field("progress", &self.on_progress.is_some())
             .field("events", &self.on_event.is_some())
             .field("interactive", &self.interactive.is_some())
+            .field("metrics", &self.metrics.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -117,6 +123,13 @@ impl PeerConfig {
     #[must_use]
     pub fn interactive(mut self, handler: Arc<dyn InteractiveHandler>) -> Self {
         self.interactive = Some(handler);
+        self
+    }
+
+    /// Sets [`PeerConfig::metrics`].
+    #[must_use]
+    pub fn metrics(mut self, metrics: ClientMetrics) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 

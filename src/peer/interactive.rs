@@ -70,7 +70,11 @@ pub(super) fn answer(shared: &Arc<Shared>, ask: Ask) {
             match ask {
                 Ask::Permission(ask) => {
                     let id = ask.id.clone();
+                    let permission = ask.permission.clone();
                     let reply = handler.permission(ask).await;
+                    if let Some(metrics) = &task_shared.config.metrics {
+                        metrics.permission_replied(&permission, reply.as_str());
+                    }
                     ClientMessage::PermissionReply { id, reply }
                 }
                 Ask::Question(ask) => {

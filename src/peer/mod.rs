@@ -27,6 +27,7 @@ use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 
 use crate::error::CallError;
 use crate::executor::{CallOptions, Outcome};
+use crate::metrics::CallOutcome;
 use crate::protocol::{
     Ack, ClientMessage, PROTOCOL_VERSION, PermissionRule, ServerKind, ServerMessage, ToolInfo,
     ToolRequest, ToolResponse, feature,
@@ -184,6 +185,23 @@ impl Peer {
         request: ToolRequest,
         options: CallOptions,
     ) -> Result<ToolResponse, CallError> {
+        let Some(metrics) = &self.shared.config.metrics else {
+            return self.call(request, options).await;
+        };
+        let tool = request.tool_name.clone();
+        let started = std::time::Instant::now();
+        let in_flight = metrics.call_started();
+        let result = self.call(request, options).await;
+        drop(in_flight);
+        metrics.call_ended(&tool, metric_label(&result), started.elapsed());
+        result
+    }
+
+    async fn call(
+        &self,
+        request: ToolRequest,
+        options: CallOptions,
+    ) -> Result<ToolResponse, CallError> {
         let timeout = options.timeout.or(self.shared.config.call_timeout);
         let timeout_ms = timeout
             .filter(|_| !self.features.is_empty())
@@ -290,6 +308,16 @@ impl Peer {
         self.shared.writer.finish(close).await;
         self.shared.tasks.close();
         self.shared.tasks.wait().await;
+    }
+}
+
+/// How a call ended, as the metrics label it.
+fn metric_label(result: &Result<ToolResponse, CallError>) -> CallOutcome {
+    match result {
+        Ok(r) if r.denied => CallOutcome::Denied,
+        Ok(r) if r.is_error => CallOutcome::Error,
+        Ok(_) => CallOutcome::Ok,
+        Err(error) => error.outcome(),
     }
 }
 

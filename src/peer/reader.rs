@@ -8,12 +8,18 @@ use futures::StreamExt;
 use super::interactive::{self, Ask};
 use super::shared::Shared;
 use crate::error::CallError;
+use crate::metrics::ClientMetrics;
 use crate::protocol::{ServerMessage, parse_server_message};
 use crate::transport::{Frame, FrameStream};
 
 /// The reader task: routes every frame until the connection ends, then
 /// fails every waiter with the reason (explained, when a launcher can).
 pub(super) async fn read(shared: Arc<Shared>, mut stream: FrameStream) {
+    let _open = shared
+        .config
+        .metrics
+        .as_ref()
+        .map(ClientMetrics::connection_opened);
     let reason = loop {
         match stream.next().await {
             Some(Ok(Frame::Text(text))) => route(&shared, &text),
@@ -35,6 +41,11 @@ pub(super) async fn read(shared: Arc<Shared>, mut stream: FrameStream) {
         }
     };
     tracing::debug!(%reason, "connection to the tool server ended");
+    if let Some(metrics) = &shared.config.metrics
+        && !shared.closed.is_cancelled()
+    {
+        metrics.connections_lost.inc();
+    }
     let mut verdict = CallError::ConnectionLost { reason };
     if let Some(explanation) = shared.explanation.get()
         && !shared.closed.is_cancelled()

@@ -17,6 +17,17 @@ pub enum Action {
     Ask,
 }
 
+impl Action {
+    /// The word on the wire: `allow`, `deny`, `ask`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Deny => "deny",
+            Self::Ask => "ask",
+        }
+    }
+}
+
 /// `{permission, pattern, action}`: when both wildcard patterns match, `action`
 /// applies. The last matching rule wins; no match means ask.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -104,4 +115,15 @@ pub enum PermissionReply {
     Always,
     /// Refuse: the call ends as a denied response.
     Reject,
+}
+
+impl PermissionReply {
+    /// The word on the wire: `once`, `always`, `reject`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Once => "once",
+            Self::Always => "always",
+            Self::Reject => "reject",
+        }
+    }
 }

@@ -17,6 +17,7 @@ use super::session::Session;
 use crate::context::CallContext;
 use crate::executor::stop::{CallStop, Ended, StopReason, run_bounded};
 use crate::executor::{Admitted, LocalExecutor, Outcome};
+use crate::metrics::CallOutcome;
 use crate::protocol::{BusEvent, ResponseFrame, ServerMessage, ToolRequest};
 
 /// The session's running calls by request id, with their count kept beside
@@ -91,6 +92,7 @@ pub(super) async fn start_call(
     let admitted = match admitted {
         Ok(admitted) => admitted,
         Err(error) => {
+            server.metrics().call_refused();
             return session
                 .send(&ServerMessage::Response(ResponseFrame::error(id, error)))
                 .await;
@@ -98,6 +100,7 @@ pub(super) async fn start_call(
     };
     let stop = Arc::new(CallStop::child_of(&session.closing));
     if !session.calls.insert_new(&id, stop.clone()) {
+        server.metrics().call_refused();
         let error = format!("duplicate request id {id:?}: a call with this id is still running");
         return session
             .send(&ServerMessage::Response(ResponseFrame::error(id, error)))
@@ -127,12 +130,8 @@ async fn run_call(
 ) {
     let server = session.server.clone();
     let started = Instant::now();
+    let _in_flight = server.metrics().call_started();
     let shared = server.executor.shared();
-    shared.bus.publish_with(|| BusEvent::ToolStarted {
-        tool_call_id: request.tool_call_id.clone(),
-        tool: request.tool_name.clone(),
-        session_id: request.session_id.clone(),
-    });
     let features = session.features();
     let mut ctx = CallContext::new(server.executor.workdir().to_path_buf(), shared.clone())
         .for_call(&request.tool_call_id, &request.session_id)
@@ -155,12 +154,25 @@ async fn run_call(
         .bus
         .has_subscribers()
         .then(|| (request.tool_call_id.clone(), request.tool_name.clone()));
+    let tool = admitted.clone();
     let call = LocalExecutor::run_admitted(admitted, request, ctx);
     let grace = server.executor.cancel_grace();
-    let outcome = match run_bounded(call, &stop, Some(timeout), grace).await {
-        Ended::Done(outcome) => outcome,
-        Ended::Stopped(reason) => Outcome::Error(reason.message()),
+    let (outcome, label) = match run_bounded(call, &stop, Some(timeout), grace).await {
+        Ended::Done(outcome) => {
+            let label = outcome.metric_label();
+            (outcome, label)
+        }
+        Ended::Stopped(reason) => {
+            let label = match reason {
+                StopReason::TimedOut(_) => CallOutcome::TimedOut,
+                _ => CallOutcome::Cancelled,
+            };
+            (Outcome::Error(reason.message()), label)
+        }
     };
+    server
+        .metrics()
+        .call_ended(tool.tool_name(), label, started.elapsed());
     // Free the id before answering, so a client may reuse it once it has the answer.
     session.calls.remove(&id);
     if let Some((tool_call_id, tool_name)) = names {

@@ -3,46 +3,46 @@
 
 use std::sync::Arc;
 
-use tokio_util::task::AbortOnDropHandle;
-
 use super::session::Session;
 use crate::context::ProgressSink;
-use crate::protocol::ServerMessage;
+use crate::protocol::{BusEvent, ServerMessage};
 use crate::transport::Frame;
 
-/// Starts forwarding bus events to the session's client; the task is owned
-/// by the session (stopped when it ends or the client turns events off).
+/// Starts forwarding bus events to the session's client, through a tap:
+/// each event is queued for the client as it is published, so a call's
+/// events always go out before its answer. The tap belongs to the session
+/// (removed when it ends or the client turns events off). When the
+/// client's queue is full the event is dropped, as progress is: events
+/// describe calls, the answers carry their results.
 pub(super) fn forward_events(session: &Arc<Session>) {
-    let mut events = session.server.executor.shared().bus.subscribe();
     let weak = Arc::downgrade(session);
-    let closing = session.closing.clone();
-    let task = tokio::spawn(async move {
-        loop {
-            let event = tokio::select! {
-                event = events.recv() => event,
-                () = closing.cancelled() => return,
-            };
-            let event = match event {
-                Ok(event) => event,
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                    tracing::debug!(missed = n, "event subscriber lagged");
-                    continue;
-                }
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
-            };
+    let tap = session
+        .server
+        .executor
+        .shared()
+        .bus
+        .tap(Arc::new(move |event: &BusEvent| {
             let Some(session) = weak.upgrade() else {
                 return;
             };
             if !session.features().events {
                 return;
             }
-            session.send(&ServerMessage::Event { event }).await;
-        }
-    });
+            match crate::protocol::encode(&ServerMessage::Event {
+                event: event.clone(),
+            }) {
+                Ok(text) => {
+                    if !session.writer.try_send(Frame::Text(text.into())) {
+                        tracing::debug!("client queue full: an event was dropped");
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "could not encode an event"),
+            }
+        }));
     *session
         .events
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(AbortOnDropHandle::new(task));
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(tap);
 }
 
 /// Streams a call's output chunks as `progress` frames.

@@ -1,5 +1,6 @@
-//! The tool server: serves a [`LocalExecutor`] over WebSocket at `/ws` and
-//! answers `GET /health`, on one TCP port or Unix socket.
+//! The tool server: serves a [`LocalExecutor`] over WebSocket at `/ws`,
+//! answers `GET /health` and, behind the same bearer token as `/ws`,
+//! `GET /metrics` (Prometheus text), on one TCP port or Unix socket.
 //!
 //! [`ToolServer::serve`] owns everything it starts: the accept loop, one task
 //! per HTTP connection, one session per WebSocket and one task per call that
@@ -41,6 +42,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::context::{DEFAULT_ASK_TIMEOUT, SharedState};
 use crate::executor::LocalExecutor;
+use crate::metrics::ServerMetrics;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::transport::{FrameTransport, WsTransport};
@@ -138,6 +140,14 @@ struct Inner {
     sessions: tokio::sync::watch::Sender<usize>,
 }
 
+impl Inner {
+    /// Served at `/metrics`; kept in the shared state, where permission
+    /// checks count too.
+    fn metrics(&self) -> &ServerMetrics {
+        &self.executor.shared().metrics
+    }
+}
+
 /// Serves a [`LocalExecutor`] over WebSocket. Cheap to clone.
 #[derive(Clone)]
 pub struct ToolServer {
@@ -175,6 +185,11 @@ impl ToolServer {
         self.inner.sessions.subscribe()
     }
 
+    /// The server's metrics, as `GET /metrics` serves them.
+    pub fn metrics(&self) -> &ServerMetrics {
+        self.inner.metrics()
+    }
+
     /// The bus, permission rules and queued answers every call shares.
     pub fn shared(&self) -> &SharedState {
         self.inner.executor.shared()
@@ -196,12 +211,13 @@ impl ToolServer {
         }
     }
 
-    /// The axum router (`/ws`, `/health`), for embedding in another server.
+    /// The axum router (`/ws`, `/health`, `/metrics`), for embedding in another server.
     /// Sessions started through it are still drained by [`ToolServer::serve`]'s shutdown.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/health", get(|| async { "ok" }))
             .route("/ws", get(upgrade))
+            .route("/metrics", get(metrics))
             .with_state(self.inner.clone())
     }
 
@@ -282,14 +298,32 @@ impl ToolServer {
     }
 }
 
+fn unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [("www-authenticate", "Bearer")],
+        "missing or wrong bearer token\n",
+    )
+        .into_response()
+}
+
+async fn metrics(State(inner): State<Arc<Inner>>, headers: HeaderMap) -> Response {
+    if !inner.auth.allows(&headers) {
+        return unauthorized();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        inner.metrics().encode(),
+    )
+        .into_response()
+}
+
 async fn upgrade(State(inner): State<Arc<Inner>>, mut request: Request) -> Response {
     if !inner.auth.allows(request.headers()) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [("www-authenticate", "Bearer")],
-            "missing or wrong bearer token\n",
-        )
-            .into_response();
+        return unauthorized();
     }
     let Some(accept) = websocket_accept(request.headers()) else {
         return (

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::{AbortOnDropHandle, TaskTracker};
+use tokio_util::task::TaskTracker;
 
 use super::Inner;
 use super::ask::AskReply;
@@ -59,7 +59,7 @@ pub(super) struct Session {
     pub(super) tasks: TaskTracker,
     /// The bus forwarder, when the client asked for events; not a call, so
     /// it is not drained but stopped with the session.
-    pub(super) events: std::sync::Mutex<Option<AbortOnDropHandle<()>>>,
+    pub(super) events: std::sync::Mutex<Option<crate::bus::TapGuard>>,
 }
 
 impl Session {
@@ -114,6 +114,7 @@ impl Session {
 pub(super) async fn run(transport: impl FrameTransport, server: Arc<Inner>) {
     tracing::debug!("client connected");
     server.sessions.send_modify(|n| *n += 1);
+    let _open = server.metrics().connection_opened();
     let (sink, mut stream) = transport.into_split();
     let session = Arc::new(Session {
         closing: CancellationToken::new(),

@@ -4,6 +4,7 @@
 mod ask;
 mod bench;
 mod demo;
+mod journal;
 mod local;
 
 use std::sync::Arc;
@@ -34,6 +35,8 @@ enum Command {
         /// (only when you mean it: nothing is sandboxed).
         #[arg(long)]
         local: bool,
+        #[command(flatten)]
+        journal: journal::JournalArgs,
     },
     /// Sandbox image commands.
     Image {
@@ -53,7 +56,11 @@ enum Command {
         /// (only when you mean it: nothing is sandboxed).
         #[arg(long)]
         local: bool,
+        #[command(flatten)]
+        journal: journal::JournalArgs,
     },
+    /// List the calls the journal recorded (`calls show ID` for one).
+    Calls(journal::CallsArgs),
     /// List toolwire containers.
     Ps,
     /// Remove toolwire containers whose owning process is gone.
@@ -100,7 +107,12 @@ fn main() -> anyhow::Result<()> {
     let runtime = runtime.enable_all().build()?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Demo { yes, local } => demo::run(yes, local).await,
+            Command::Demo {
+                yes,
+                local,
+                journal,
+            } => demo::run(yes, local, &journal).await,
+            Command::Calls(args) => journal::calls(&args),
             Command::Image {
                 command: ImageCommand::Build,
             } => {
@@ -114,7 +126,8 @@ fn main() -> anyhow::Result<()> {
                 input,
                 allow_all,
                 local,
-            } => run_one(&tool, &input, allow_all, local).await,
+                journal,
+            } => run_one(&tool, &input, allow_all, local, &journal).await,
             Command::Ps => {
                 let launcher = connect().await?;
                 let sandboxes = launcher.list().await?;
@@ -176,11 +189,23 @@ async fn ensure_image(launcher: &DockerLauncher) -> anyhow::Result<String> {
     Ok(tag?)
 }
 
-async fn run_one(tool: &str, input: &str, allow_all: bool, local: bool) -> anyhow::Result<()> {
+async fn run_one(
+    tool: &str,
+    input: &str,
+    allow_all: bool,
+    local: bool,
+    journal: &journal::JournalArgs,
+) -> anyhow::Result<()> {
     let input: serde_json::Value =
         serde_json::from_str(input).context("the input is not valid JSON")?;
-    let peer = PeerConfig::default().interactive(Arc::new(ask::TerminalAsker::new(false)));
-    let request = ToolRequest::new(tool, input);
+    let recorder = journal.recorder()?;
+    let mut peer = PeerConfig::default().interactive(Arc::new(ask::TerminalAsker::new(false)));
+    if let Some(recorder) = &recorder {
+        peer = recorder.peer_config(peer, true);
+    }
+    let mut request = ToolRequest::new(tool, input);
+    request.session_id = journal::session_id("run");
+    let session = request.session_id.clone();
     let rules = if allow_all {
         vec![toolwire::PermissionRule::new(
             "*",
@@ -193,9 +218,9 @@ async fn run_one(tool: &str, input: &str, allow_all: bool, local: bool) -> anyho
     let response = if local {
         let local = local::LocalSandbox::start(peer).await?;
         local.executor.set_rules(rules).await?;
-        let response = local.executor.execute(request).await;
+        let response = journaled(recorder.as_ref(), &local.executor, request).await;
         local.stop().await;
-        response?
+        response
     } else {
         let launcher = connect().await?;
         ensure_image(&launcher).await?;
@@ -203,10 +228,29 @@ async fn run_one(tool: &str, input: &str, allow_all: bool, local: bool) -> anyho
             .launch(LaunchConfig::default().session("run").peer(peer))
             .await?;
         sandbox.executor().set_rules(rules).await?;
-        let response = sandbox.executor().execute(request).await;
+        let response = journaled(recorder.as_ref(), sandbox.executor(), request).await;
         sandbox.shutdown().await?;
-        response?
+        response
     };
-    println!("{}", serde_json::to_string_pretty(&response)?);
+    if let Some(recorder) = &recorder {
+        recorder.journal().flush().await;
+        eprintln!(
+            "journaled as session {session} in {} (toolwire calls --session {session})",
+            recorder.journal().path().display()
+        );
+    }
+    println!("{}", serde_json::to_string_pretty(&response?)?);
     Ok(())
+}
+
+/// Runs `request` through `executor`, journaled when there is a recorder.
+pub async fn journaled(
+    recorder: Option<&toolwire::journal::Recorder>,
+    executor: &toolwire::RemoteExecutor,
+    request: ToolRequest,
+) -> Result<toolwire::ToolResponse, toolwire::CallError> {
+    match recorder {
+        Some(recorder) => recorder.executor(executor).execute(request).await,
+        None => executor.execute(request).await,
+    }
 }
