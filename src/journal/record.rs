@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::state::{CallState, IllegalTransition, Lifecycle, Transition};
+use super::state::{CallState, Lifecycle, Transition};
 use crate::protocol::ToolRequest;
 
 /// Object keys whose values the journal never stores (compared without
@@ -23,6 +23,14 @@ const SECRET_KEYS: &[&str] = &[
     "private_key",
     "cookie",
 ];
+
+/// Transitions kept per call before further ones that are not final are
+/// ignored (a hostile sandbox could send ask events without end).
+const MAX_TRANSITIONS: usize = 256;
+/// Permission decisions kept per call.
+const MAX_DECISIONS: usize = 64;
+/// Refused transitions noted per call in [`CallRecord::error`].
+const MAX_NOTES: usize = 8;
 
 /// What stands in for a redacted value.
 pub const REDACTED: &str = "[redacted]";
@@ -103,7 +111,8 @@ impl CallRecord {
             session: request.session_id.clone(),
             tool: request.tool_name.clone(),
             tool_call_id: request.tool_call_id.clone(),
-            input: redacted(&request.input).to_string(),
+            input: serde_json::to_string(&Redacted(&request.input))
+                .unwrap_or_else(|e| format!("{{\"unreadable input\": {:?}}}", e.to_string())),
             lifecycle: Lifecycle::received(now_ms()),
             decisions: Vec::new(),
             response: None,
@@ -125,15 +134,28 @@ impl CallRecord {
     /// Goes to `state` now, through the states it implies; an illegal step
     /// is kept in [`CallRecord::error`] (it is what the sandbox claimed, and
     /// the record must not lie about it) and logged.
+    /// A call's record stays bounded: past [`MAX_TRANSITIONS`] only a final
+    /// state is still taken.
     pub fn observe(&mut self, state: CallState) {
+        if self.transitions().len() >= MAX_TRANSITIONS && !state.is_final() {
+            self.note("too many transitions: later ones are not recorded".to_owned());
+            return;
+        }
         if let Err(illegal) = self.lifecycle.advance_implied(state, now_ms()) {
-            self.note_illegal(illegal);
+            tracing::warn!(id = %self.id, tool = %self.tool, %illegal, "journal refused a transition");
+            self.note(format!("journal refused: {illegal}"));
         }
     }
 
-    fn note_illegal(&mut self, illegal: IllegalTransition) {
-        tracing::warn!(id = %self.id, tool = %self.tool, %illegal, "journal refused a transition");
-        let note = format!("journal refused: {illegal}");
+    /// Adds `note` to [`CallRecord::error`], at most [`MAX_NOTES`] of them.
+    fn note(&mut self, note: String) {
+        let notes = self
+            .error
+            .as_deref()
+            .map_or(0, |e| e.matches("; ").count() + 1);
+        if notes >= MAX_NOTES {
+            return;
+        }
         self.error = Some(match self.error.take() {
             Some(earlier) => format!("{earlier}; {note}"),
             None => note,
@@ -142,6 +164,10 @@ impl CallRecord {
 
     /// Records a permission decision, and the transition it means.
     pub fn decide(&mut self, permission: &str, patterns: &[String], allowed: bool, by: DecidedBy) {
+        if self.decisions.len() >= MAX_DECISIONS {
+            self.note("too many permission decisions: later ones are not recorded".to_owned());
+            return;
+        }
         self.decisions.push(Decision {
             permission: permission.to_owned(),
             patterns: patterns.to_vec(),
@@ -191,26 +217,48 @@ pub(crate) fn now_ms() -> i64 {
 
 /// `value` with the values of secret-looking keys replaced and long strings cut.
 pub fn redacted(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(key, value)| {
-                    let lower = key.to_ascii_lowercase();
-                    let value = if SECRET_KEYS.iter().any(|s| lower.contains(s)) {
-                        Value::String(REDACTED.to_owned())
+    serde_json::to_value(Redacted(value)).unwrap_or(Value::Null)
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let lower = key.to_ascii_lowercase();
+    SECRET_KEYS.iter().any(|s| lower.contains(s))
+}
+
+/// Serializes a JSON value redacted, in one pass (no redacted copy is made).
+struct Redacted<'a>(&'a Value);
+
+impl Serialize for Redacted<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Object(map) => {
+                let mut out = serializer.serialize_map(Some(map.len()))?;
+                for (key, value) in map {
+                    if is_secret_key(key) {
+                        out.serialize_entry(key, REDACTED)?;
                     } else {
-                        redacted(value)
-                    };
-                    (key.clone(), value)
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(redacted).collect()),
-        Value::String(text) if text.len() > INPUT_STRING_CAP => {
-            let (head, _) = cut(text.clone(), INPUT_STRING_CAP);
-            Value::String(format!("{head}…[{} bytes]", text.len()))
+                        out.serialize_entry(key, &Redacted(value))?;
+                    }
+                }
+                out.end()
+            }
+            Value::Array(items) => {
+                let mut out = serializer.serialize_seq(Some(items.len()))?;
+                for item in items {
+                    out.serialize_element(&Redacted(item))?;
+                }
+                out.end()
+            }
+            Value::String(text) if text.len() > INPUT_STRING_CAP => {
+                let mut end = INPUT_STRING_CAP;
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                serializer.serialize_str(&format!("{}…[{} bytes]", &text[..end], text.len()))
+            }
+            other => other.serialize(serializer),
         }
-        other => other.clone(),
     }
 }
 
@@ -267,6 +315,24 @@ mod tests {
         record.set_response("ééé".to_owned(), 3);
         assert_eq!(record.response.as_deref(), Some("é"));
         assert!(record.response_truncated);
+    }
+
+    #[test]
+    fn a_flood_of_events_keeps_the_record_bounded_and_it_can_still_end() {
+        let request = ToolRequest::new("guarded", json!({}));
+        let mut record = CallRecord::received(&request);
+        for _ in 0..10_000 {
+            record.observe(CallState::Asked);
+            record.observe(CallState::Allowed);
+            record.observe(CallState::Asked); // illegal right after itself? no: a no-op
+            record.observe(CallState::Completed); // illegal from asked: noted
+            record.decide("bash", &["x".into()], true, DecidedBy::Rule);
+        }
+        assert!(record.transitions().len() <= MAX_TRANSITIONS);
+        assert!(record.decisions.len() <= MAX_DECISIONS);
+        assert!(record.error.as_deref().is_some_and(|e| e.len() < 1000));
+        record.observe(CallState::Cancelled);
+        assert_eq!(record.state(), CallState::Cancelled);
     }
 
     #[test]

@@ -5,14 +5,14 @@
 //! this connection, matched by the model's call id: a sandbox cannot write
 //! into another sandbox's records.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use dashmap::DashMap;
 
 use super::record::{CallRecord, DecidedBy};
 use super::state::CallState;
-use super::writer::Journal;
+use super::writer::{Journal, PendingRecord};
 use crate::context::QuestionAnswer;
 use crate::error::CallError;
 use crate::executor::{CallOptions, Executor};
@@ -23,7 +23,7 @@ use crate::protocol::{
     ToolResponse,
 };
 
-type Live = Arc<Mutex<CallRecord>>;
+type Live = Arc<PendingRecord>;
 
 /// Journals the calls of one connection (one sandbox). Cheap to clone.
 #[derive(Clone, Debug)]
@@ -82,11 +82,17 @@ impl Recorder {
     }
 
     fn with_live(&self, tool_call_id: &str, change: impl FnOnce(&mut CallRecord)) {
-        if let Some(live) = self.live.get(tool_call_id) {
-            let mut record = live
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            change(&mut record);
+        let Some(live) = self.live.get(tool_call_id).map(|l| l.clone()) else {
+            return;
+        };
+        let mut record = live.lock();
+        change(&mut record);
+        let waiting = record.state() == CallState::Asked;
+        drop(record);
+        // Written again while it waits for a person, so a crash meanwhile
+        // keeps what it waits for.
+        if waiting {
+            self.journal.queue_pending(&live);
         }
     }
 
@@ -158,7 +164,8 @@ struct Ending<'a> {
 impl Ending<'_> {
     fn finish(mut self, result: &Result<ToolResponse, CallError>) {
         self.finished = true;
-        let mut record = self.take();
+        self.forget();
+        let mut record = self.record.lock();
         match result {
             Ok(response) => {
                 let state = if response.denied {
@@ -184,28 +191,27 @@ impl Ending<'_> {
                 });
             }
         }
-        self.recorder.journal.record(record);
+        drop(record);
+        self.recorder.journal.queue_pending(&self.record);
     }
 
-    /// The record, no longer reachable by events.
-    fn take(&self) -> CallRecord {
+    /// The record is no longer reachable by events.
+    fn forget(&self) {
         if let Some(id) = &self.tool_call_id {
             self.recorder.live.remove(id);
         }
-        self.record
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
     }
 }
 
 impl Drop for Ending<'_> {
     fn drop(&mut self) {
         if !self.finished {
-            let mut record = self.take();
+            self.forget();
+            let mut record = self.record.lock();
             record.observe(CallState::Cancelled);
             record.error = Some("the caller dropped the call".to_owned());
-            self.recorder.journal.record(record);
+            drop(record);
+            self.recorder.journal.queue_pending(&self.record);
         }
     }
 }
@@ -228,9 +234,8 @@ impl<E: Executor> Executor for JournaledExecutor<E> {
         request: ToolRequest,
         options: CallOptions,
     ) -> Result<ToolResponse, CallError> {
-        let record = CallRecord::received(&request);
-        self.recorder.journal.record(record.clone());
-        let record = Arc::new(Mutex::new(record));
+        let record = PendingRecord::new(CallRecord::received(&request));
+        self.recorder.journal.queue_pending(&record);
         let tool_call_id = match self.recorder.live.entry(request.tool_call_id.clone()) {
             dashmap::Entry::Vacant(slot) => {
                 slot.insert(record.clone());

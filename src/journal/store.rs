@@ -1,5 +1,6 @@
-//! The journal's SQLite file: its schema, the one write (an upsert of a
-//! whole call row) and the reads the CLI makes. WAL mode: readers (the
+//! The journal's SQLite file: its schema, the writes (a call's row inserted
+//! once, then updated by its row number: no key is looked up) and the reads
+//! the CLI makes. WAL mode: readers (the
 //! `sqlite3` shell, `toolwire calls`) never block the writer, and a
 //! transaction once committed survives a crash of the process.
 
@@ -14,7 +15,8 @@ use super::state::Transition;
 /// The schema, version 1. docs/OPERATIONS.md explains every column.
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS calls (
-    id                 TEXT PRIMARY KEY,
+    seq                INTEGER PRIMARY KEY,
+    id                 TEXT NOT NULL,
     session            TEXT NOT NULL,
     tool               TEXT NOT NULL,
     tool_call_id       TEXT NOT NULL,
@@ -30,21 +32,20 @@ CREATE TABLE IF NOT EXISTS calls (
     response_truncated INTEGER NOT NULL DEFAULT 0,
     error              TEXT
 );
-CREATE INDEX IF NOT EXISTS calls_by_session ON calls (session, received_at);
-CREATE INDEX IF NOT EXISTS calls_by_time ON calls (received_at);
+CREATE INDEX IF NOT EXISTS calls_by_session ON calls (session);
 PRAGMA user_version = 1;
 ";
 
-const UPSERT: &str = "
+const INSERT: &str = "
 INSERT INTO calls (id, session, tool, tool_call_id, input, state, decision, decisions,
                    transitions, received_at, ended_at, duration_ms, response,
                    response_truncated, error)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-ON CONFLICT (id) DO UPDATE SET
-    state = excluded.state, decision = excluded.decision, decisions = excluded.decisions,
-    transitions = excluded.transitions, ended_at = excluded.ended_at,
-    duration_ms = excluded.duration_ms, response = excluded.response,
-    response_truncated = excluded.response_truncated, error = excluded.error";
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)";
+
+const UPDATE: &str = "
+UPDATE calls SET state = ?2, decision = ?3, decisions = ?4, transitions = ?5, ended_at = ?6,
+                 duration_ms = ?7, response = ?8, response_truncated = ?9, error = ?10
+WHERE seq = ?1";
 
 /// Opens (creating if needed) the journal at `path` for writing.
 ///
@@ -61,31 +62,65 @@ pub(crate) fn open_for_writing(path: &Path) -> rusqlite::Result<Connection> {
     Ok(connection)
 }
 
-/// Writes `record` whole: a new row, or the newer state of a known one.
-pub(crate) fn upsert(connection: &Connection, record: &CallRecord) -> rusqlite::Result<()> {
-    let transitions = record.transitions();
-    let last = transitions.last();
-    let ended_at = last.filter(|t| t.state.is_final()).map(|t| t.at_ms);
-    let received_at = transitions.first().map_or(0, |t| t.at_ms);
-    let mut statement = connection.prepare_cached(UPSERT)?;
-    statement.execute(params![
-        record.id,
-        record.session,
-        record.tool,
-        record.tool_call_id,
-        record.input,
-        record.state().as_str(),
-        record.decision_summary(),
-        to_json(&record.decisions),
-        to_json(transitions),
-        received_at,
-        ended_at,
-        record.duration_ms(),
-        record.response,
-        record.response_truncated,
-        record.error,
-    ])?;
-    Ok(())
+/// The two statements a batch writes with, prepared once per batch.
+pub(crate) struct BatchStatements<'c> {
+    insert: rusqlite::CachedStatement<'c>,
+    update: rusqlite::CachedStatement<'c>,
+}
+
+impl<'c> BatchStatements<'c> {
+    /// Prepares them on `connection` (the batch's transaction).
+    pub(crate) fn prepare(connection: &'c Connection) -> rusqlite::Result<Self> {
+        Ok(Self {
+            insert: connection.prepare_cached(INSERT)?,
+            update: connection.prepare_cached(UPDATE)?,
+        })
+    }
+
+    /// Writes `record`: a new row when `row` is `None`, else the newer state
+    /// of row `row`. Returns the row.
+    pub(crate) fn write(&mut self, record: &CallRecord, row: Option<i64>) -> rusqlite::Result<i64> {
+        let transitions = record.transitions();
+        let ended_at = transitions
+            .last()
+            .filter(|t| t.state.is_final())
+            .map(|t| t.at_ms);
+        if let Some(row) = row {
+            let changed = self.update.execute(params![
+                row,
+                record.state().as_str(),
+                record.decision_summary(),
+                to_json(&record.decisions),
+                to_json(transitions),
+                ended_at,
+                record.duration_ms(),
+                record.response,
+                record.response_truncated,
+                record.error,
+            ])?;
+            if changed == 1 {
+                return Ok(row);
+            }
+            // The row is gone (deleted by hand): written anew.
+        }
+        self.insert.insert(params![
+            record.id,
+            record.session,
+            record.tool,
+            record.tool_call_id,
+            record.input,
+            record.state().as_str(),
+            record.decision_summary(),
+            to_json(&record.decisions),
+            to_json(transitions),
+            transitions.first().map_or(0, |t| t.at_ms),
+            ended_at,
+            record.duration_ms(),
+            record.response,
+            record.response_truncated,
+            record.error,
+        ])
+    }
 }
 
 fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
@@ -95,6 +130,8 @@ fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
 /// One call as read back from the journal.
 #[derive(Debug, Clone, Serialize)]
 pub struct StoredCall {
+    /// The row's number: the order calls were first written in.
+    pub seq: i64,
     /// The journal's id.
     pub id: String,
     /// The agent session.
@@ -128,28 +165,29 @@ pub struct StoredCall {
     pub error: Option<String>,
 }
 
-const COLUMNS: &str = "id, session, tool, tool_call_id, input, state, decision, decisions, \
+const COLUMNS: &str = "seq, id, session, tool, tool_call_id, input, state, decision, decisions, \
     transitions, received_at, ended_at, duration_ms, response, response_truncated, error";
 
 fn stored(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredCall> {
-    let decisions: String = row.get(7)?;
-    let transitions: String = row.get(8)?;
+    let decisions: String = row.get(8)?;
+    let transitions: String = row.get(9)?;
     Ok(StoredCall {
-        id: row.get(0)?,
-        session: row.get(1)?,
-        tool: row.get(2)?,
-        tool_call_id: row.get(3)?,
-        input: row.get(4)?,
-        state: row.get(5)?,
-        decision: row.get(6)?,
+        seq: row.get(0)?,
+        id: row.get(1)?,
+        session: row.get(2)?,
+        tool: row.get(3)?,
+        tool_call_id: row.get(4)?,
+        input: row.get(5)?,
+        state: row.get(6)?,
+        decision: row.get(7)?,
         decisions: serde_json::from_str(&decisions).unwrap_or_default(),
         transitions: serde_json::from_str(&transitions).unwrap_or_default(),
-        received_at: row.get(9)?,
-        ended_at: row.get(10)?,
-        duration_ms: row.get(11)?,
-        response: row.get(12)?,
-        response_truncated: row.get(13)?,
-        error: row.get(14)?,
+        received_at: row.get(10)?,
+        ended_at: row.get(11)?,
+        duration_ms: row.get(12)?,
+        response: row.get(13)?,
+        response_truncated: row.get(14)?,
+        error: row.get(15)?,
     })
 }
 
@@ -179,7 +217,7 @@ impl JournalReader {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let sql = format!(
             "SELECT * FROM (SELECT {COLUMNS} FROM calls WHERE ?1 IS NULL OR session = ?1 \
-             ORDER BY received_at DESC, id DESC LIMIT ?2) ORDER BY received_at, id"
+             ORDER BY seq DESC LIMIT ?2) ORDER BY seq"
         );
         let mut statement = self.connection.prepare(&sql)?;
         let rows = statement.query_map(params![session, limit], stored)?;

@@ -2,11 +2,15 @@
 //! record goes into a bounded queue (a full queue drops it and counts the
 //! drop), and one writer thread, which the journal owns, commits what it
 //! finds in the queue as one transaction per batch.
+//!
+//! A call in flight is queued as a shared [`PendingRecord`], at most once
+//! at a time: the writer writes whatever state the call is in when it gets
+//! to it. A call that ends before the writer took its start is therefore
+//! written once, with its end, and a record is never copied to be queued.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -67,16 +71,43 @@ pub struct JournalError {
 /// Counts of what happened to records, since the journal was opened.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct JournalStats {
-    /// Records committed (a call's first record and its final one count once each).
+    /// Records written (a call is written once or more: when it starts,
+    /// when it ends, after an ask, unless the writer got to it only after
+    /// several of these).
     pub committed: u64,
-    /// Records dropped because the queue was full.
+    /// Writes dropped because the queue was full.
     pub dropped: u64,
     /// Records the database refused (logged).
     pub failed: u64,
 }
 
+/// A record the call keeps changing while it may sit in the queue.
+#[derive(Debug)]
+pub(crate) struct PendingRecord {
+    record: Mutex<CallRecord>,
+    /// In the queue now (so changing the record is enough for it to be written).
+    queued: AtomicBool,
+    /// Its row once inserted (0 before); only the writer thread uses it.
+    row: AtomicI64,
+}
+
+impl PendingRecord {
+    pub(crate) fn new(record: CallRecord) -> Arc<Self> {
+        Arc::new(Self {
+            record: Mutex::new(record),
+            queued: AtomicBool::new(false),
+            row: AtomicI64::new(0),
+        })
+    }
+
+    /// The record, to read or change; queue it again afterwards.
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, CallRecord> {
+        self.record.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 enum Command {
-    Write(Box<CallRecord>),
+    Write(Arc<PendingRecord>),
     /// Answered once everything queued before it is committed.
     Flush(oneshot::Sender<()>),
 }
@@ -162,11 +193,22 @@ impl Journal {
     /// Queues `record` for writing; never waits. A full queue drops it and
     /// counts the drop.
     pub fn record(&self, record: CallRecord) {
+        self.queue_pending(&PendingRecord::new(record));
+    }
+
+    /// Queues `pending` unless it is queued already (the writer will then
+    /// write its newest state); never waits. A full queue drops it and
+    /// counts the drop.
+    pub(crate) fn queue_pending(&self, pending: &Arc<PendingRecord>) {
+        if pending.queued.swap(true, Ordering::AcqRel) {
+            return;
+        }
         if self
             .queue
-            .try_send(Command::Write(Box::new(record)))
+            .try_send(Command::Write(pending.clone()))
             .is_err()
         {
+            pending.queued.store(false, Ordering::Release);
             self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             if let Some(metrics) = &self.metrics {
                 metrics.journal_dropped.inc();
@@ -200,7 +242,7 @@ fn write_loop(
     counters: &Counters,
     batch_max: usize,
 ) {
-    let mut batch: Vec<Box<CallRecord>> = Vec::with_capacity(batch_max);
+    let mut batch: Vec<Arc<PendingRecord>> = Vec::with_capacity(batch_max);
     let mut flushes = Vec::new();
     while let Some(first) = queue.blocking_recv() {
         let mut next = Some(first);
@@ -220,38 +262,44 @@ fn write_loop(
     }
 }
 
-/// Writes `batch` in one transaction. A call's first record is skipped
-/// when its final one is in the same batch (the upsert writes the whole row).
+/// Writes `batch` in one transaction, each record as it is now.
 fn write_batch(
     connection: &rusqlite::Connection,
-    batch: &mut Vec<Box<CallRecord>>,
+    batch: &mut Vec<Arc<PendingRecord>>,
     counters: &Counters,
 ) {
     if batch.is_empty() {
         return;
     }
-    let finished: HashSet<&str> = batch
-        .iter()
-        .filter(|r| r.state().is_final())
-        .map(|r| r.id.as_str())
-        .collect();
+    let mut inserted = Vec::new();
     let result = (|| {
         let transaction = connection.unchecked_transaction()?;
+        let mut statements = store::BatchStatements::prepare(&transaction)?;
         let mut written = 0u64;
         let mut failed = 0u64;
-        for record in batch.iter() {
-            if !record.state().is_final() && finished.contains(record.id.as_str()) {
-                written += 1;
-                continue;
-            }
-            match store::upsert(&transaction, record) {
-                Ok(()) => written += 1,
+        inserted.clear();
+        for pending in batch.iter() {
+            // Taken out of the queue before it is read: a change after this
+            // queues it again, so the newest state is always written.
+            pending.queued.store(false, Ordering::Release);
+            // A copy: the call must never wait on the lock while the
+            // database makes the writer wait.
+            let record = pending.lock().clone();
+            let row = Some(pending.row.load(Ordering::Relaxed)).filter(|r| *r != 0);
+            match statements.write(&record, row) {
+                Ok(row) => {
+                    if pending.row.swap(row, Ordering::Relaxed) != row {
+                        inserted.push(pending.clone());
+                    }
+                    written += 1;
+                }
                 Err(error) => {
                     tracing::error!(id = %record.id, %error, "journal: a record was refused");
                     failed += 1;
                 }
             }
         }
+        drop(statements);
         transaction.commit()?;
         Ok::<_, rusqlite::Error>((written, failed))
     })();
@@ -261,6 +309,10 @@ fn write_batch(
             counters.failed.fetch_add(failed, Ordering::Relaxed);
         }
         Err(error) => {
+            // Rolled back: the rows this batch inserted do not exist.
+            for pending in &inserted {
+                pending.row.store(0, Ordering::Relaxed);
+            }
             tracing::error!(%error, records = batch.len(), "journal: a batch could not be committed");
             counters
                 .failed

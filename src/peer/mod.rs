@@ -24,6 +24,7 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::{Semaphore, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::{AbortOnDropHandle, TaskTracker};
+use tracing::Instrument;
 
 use crate::error::CallError;
 use crate::executor::{CallOptions, Outcome};
@@ -185,13 +186,21 @@ impl Peer {
         request: ToolRequest,
         options: CallOptions,
     ) -> Result<ToolResponse, CallError> {
+        // A span per call, for a tracing (OpenTelemetry) subscriber; free
+        // when none listens at this level.
+        let span = tracing::info_span!(
+            "toolwire.call",
+            tool = %request.tool_name,
+            tool_call_id = %request.tool_call_id,
+            session = %request.session_id,
+        );
         let Some(metrics) = &self.shared.config.metrics else {
-            return self.call(request, options).await;
+            return self.call(request, options).instrument(span).await;
         };
         let tool = request.tool_name.clone();
         let started = std::time::Instant::now();
         let in_flight = metrics.call_started();
-        let result = self.call(request, options).await;
+        let result = self.call(request, options).instrument(span).await;
         drop(in_flight);
         metrics.call_ended(&tool, metric_label(&result), started.elapsed());
         result

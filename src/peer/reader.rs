@@ -15,7 +15,7 @@ use crate::transport::{Frame, FrameStream};
 /// The reader task: routes every frame until the connection ends, then
 /// fails every waiter with the reason (explained, when a launcher can).
 pub(super) async fn read(shared: Arc<Shared>, mut stream: FrameStream) {
-    let _open = shared
+    let open = shared
         .config
         .metrics
         .as_ref()
@@ -59,6 +59,8 @@ pub(super) async fn read(shared: Arc<Shared>, mut stream: FrameStream) {
             verdict = explained;
         }
     }
+    // Counted closed before any waiter learns of it.
+    drop(open);
     shared.fail_all(verdict);
 }
 

@@ -2,6 +2,8 @@
 //! and small helpers. Every wait is bounded.
 #![allow(dead_code, missing_docs)]
 
+pub mod python;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 

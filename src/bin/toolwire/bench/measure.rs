@@ -55,8 +55,8 @@ pub(super) async fn tool_latency(
 
 /// Time for `total` echo calls from `IN_FLIGHT` callers on one connection,
 /// and the server's peak resident memory meanwhile.
-pub(super) async fn tool_rate(
-    executor: Arc<RemoteExecutor>,
+pub(super) async fn tool_rate<E: Executor + 'static>(
+    executor: Arc<E>,
     total: usize,
     server_pid: u32,
 ) -> anyhow::Result<(Duration, u64)> {

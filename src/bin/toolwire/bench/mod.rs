@@ -10,6 +10,7 @@
 //! - containers: create+start of the same image running `true` until it
 //!   exits vs `launch()` until the first tool response; a warm pool acquire.
 //! - the server's resident memory, idle and under the 64-in-flight load.
+//! - the echo rate again with every call journaled (SQLite), vs without.
 
 mod containers;
 mod floor;
@@ -37,6 +38,7 @@ use futures::{FutureExt, SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use toolwire::docker::{DockerLauncher, ImageConfig, LaunchConfig, SandboxPool};
+use toolwire::journal::{Journal, JournalConfig, Recorder};
 use toolwire::launcher::PoolConfig;
 use toolwire::protocol::ClientMessage;
 use toolwire::{
@@ -178,8 +180,13 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     drop(floor);
     // The rate, too, alternates floor and toolwire rounds; each side's rate
     // is its calls over its summed time.
+    // A third side: the same executor with every call journaled (a SQLite
+    // file in the temporary directory), measured alternately too.
+    let journal = Journal::open(dir.path().join("journal.sqlite"), JournalConfig::default())?;
+    let journaled = Arc::new(Recorder::new(journal.clone()).executor(executor.clone()));
     let per_round = (args.rps_calls / RATE_ROUNDS).max(IN_FLIGHT);
-    let (mut floor_time, mut tool_time) = (Duration::ZERO, Duration::ZERO);
+    let (mut floor_time, mut tool_time, mut journaled_time) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let mut server_rss_loaded_kib = 0;
     for _ in 0..RATE_ROUNDS {
         let (rate_socket, _) = tokio_tungstenite::connect_async_with_config(
@@ -192,10 +199,15 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         let (elapsed, peak) = tool_rate(executor.clone(), per_round, server_pid).await?;
         tool_time += elapsed;
         server_rss_loaded_kib = server_rss_loaded_kib.max(peak);
+        journaled_time += tool_rate(journaled.clone(), per_round, server_pid).await?.0;
     }
     let rate_calls = (per_round * RATE_ROUNDS) as f64;
     let floor_echo_rps = rate_calls / floor_time.as_secs_f64();
     let echo_rps = rate_calls / tool_time.as_secs_f64();
+    let echo_rps_journal = rate_calls / journaled_time.as_secs_f64();
+    journal.flush().await;
+    let journal_stats = journal.stats();
+    drop(journaled);
 
     spawn_floor(30).await?;
     bash_tool(&executor, 30).await?;
@@ -237,6 +249,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "floor_echo_rps": floor_echo_rps,
         "echo_rps": echo_rps,
         "echo_rps_ratio": echo_rps / floor_echo_rps,
+        "echo_rps_journal": echo_rps_journal,
+        "echo_rps_journal_ratio": echo_rps_journal / echo_rps,
+        "journal_committed": journal_stats.committed,
+        "journal_dropped": journal_stats.dropped,
         "spawn_p50_us": spawn_p50_us,
         "bash_true_p50_us": bash_true_p50_us,
         "bash_overhead_us": bash_true_p50_us - spawn_p50_us,

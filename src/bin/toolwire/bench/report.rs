@@ -34,6 +34,13 @@ pub(super) fn print_table(report: &Value) {
             "echo_rps_ratio",
             "ratio >= 0.75",
         ),
+        (
+            "echo rate, journaled (vs echo rate)",
+            "echo_rps",
+            "echo_rps_journal",
+            "echo_rps_journal_ratio",
+            "ratio >= 0.95",
+        ),
     ];
     for (name, floor, ours, ratio, target) in rows {
         println!(
@@ -43,6 +50,12 @@ pub(super) fn print_table(report: &Value) {
             format!("{:.2}", report[ratio].as_f64().unwrap_or(0.0))
         );
     }
+    println!(
+        "{:<34} {:>12} {:>12}",
+        "journal records committed/dropped",
+        f("journal_committed"),
+        f("journal_dropped"),
+    );
     println!(
         "{:<34} {:>12} {:>12} {:>10}  overhead <= 300 us",
         "bash true p50 (us)",
