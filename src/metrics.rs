@@ -189,6 +189,7 @@ pub struct ServerMetrics {
     refused: Counter,
     connections: Gauge,
     connections_total: Counter,
+    heartbeat_failures: Counter,
     decisions: Family<DecisionLabels, Counter>,
 }
 
@@ -224,6 +225,12 @@ impl ServerMetrics {
             "Client sessions opened",
             connections_total.clone(),
         );
+        let heartbeat_failures = Counter::default();
+        registry.register(
+            "heartbeat_failures",
+            "Client sessions closed because the client sent nothing, not even a pong, for the heartbeat timeout",
+            heartbeat_failures.clone(),
+        );
         let decisions = Family::default();
         registry.register(
             "permission_decisions",
@@ -236,6 +243,7 @@ impl ServerMetrics {
             refused,
             connections,
             connections_total,
+            heartbeat_failures,
             decisions,
         }
     }
@@ -261,6 +269,11 @@ impl ServerMetrics {
         self.connections_total.inc();
         self.connections.inc();
         InFlight(self.connections.clone())
+    }
+
+    /// Counts a session closed for silence.
+    pub fn heartbeat_failed(&self) {
+        self.heartbeat_failures.inc();
     }
 
     /// Counts a permission check: `decision` is `allow`, `deny` or `ask`.
@@ -298,6 +311,9 @@ pub struct ClientMetrics {
     connections: Gauge,
     /// Connections that ended without the orchestrator closing them.
     pub connections_lost: Counter,
+    /// Connections declared lost because the server sent nothing (not even
+    /// a pong) for the heartbeat timeout.
+    pub heartbeat_failures: Counter,
     decisions: Family<DecisionLabels, Counter>,
     /// Journal records dropped because the writer's queue was full.
     pub journal_dropped: Counter,
@@ -340,6 +356,12 @@ impl ClientMetrics {
             "Connections that ended without the orchestrator closing them",
             connections_lost.clone(),
         );
+        let heartbeat_failures = Counter::default();
+        registry.register(
+            "heartbeat_failures",
+            "Connections declared lost because the server sent nothing, not even a pong, for the heartbeat timeout",
+            heartbeat_failures.clone(),
+        );
         let decisions = Family::default();
         registry.register(
             "permission_decisions",
@@ -357,6 +379,7 @@ impl ClientMetrics {
             calls,
             connections,
             connections_lost,
+            heartbeat_failures,
             decisions,
             journal_dropped,
         }

@@ -270,6 +270,59 @@ async fn a_host_workspace_is_mounted_as_workspace() {
 }
 
 #[tokio::test]
+async fn docker_pause_mid_call_fails_the_call_within_the_heartbeat_timeout() {
+    const TIMEOUT: Duration = Duration::from_secs(3);
+    let launcher = launcher().await;
+    let (started, mut starts) = tokio::sync::mpsc::unbounded_channel();
+    let config = PeerConfig::default()
+        .heartbeat(Duration::from_millis(500), TIMEOUT)
+        .on_event(move |event| {
+            if matches!(event, BusEvent::ToolStarted { .. }) {
+                let _ = started.send(());
+            }
+        });
+    let sandbox = launcher
+        .launch(LaunchConfig::default().session("paused").peer(config))
+        .await
+        .expect("launch");
+    allow_all(&sandbox).await;
+    let id = sandbox.id().to_owned();
+    let pending = sandbox
+        .executor()
+        .execute(ToolRequest::new("bash", json!({"command": "sleep 60"})));
+    let pauser = async {
+        starts.recv().await.expect("a tool.started event");
+        // Frozen: the socket stays open, nothing in the sandbox answers.
+        launcher.docker().pause_container(&id).await.expect("pause");
+        Instant::now()
+    };
+    let (result, paused_at) = tokio::time::timeout(
+        Duration::from_secs(30),
+        futures::future::join(pending, pauser),
+    )
+    .await
+    .expect("the call ends");
+    let failed_after = paused_at.elapsed();
+    match &result {
+        Err(CallError::ConnectionLost { reason }) => {
+            assert!(reason.starts_with("peer unresponsive for 3"), "{reason}");
+        }
+        other => panic!("expected the connection to be lost, got {other:?}"),
+    }
+    assert!(
+        failed_after < TIMEOUT + Duration::from_secs(1),
+        "failed {failed_after:?} after the pause"
+    );
+    launcher
+        .docker()
+        .unpause_container(&id)
+        .await
+        .expect("unpause");
+    drop(sandbox);
+    wait_removed(&launcher, &id, Duration::from_secs(20)).await;
+}
+
+#[tokio::test]
 async fn docker_kill_mid_call_fails_the_pending_call_promptly_with_the_exit_status() {
     let launcher = launcher().await;
     let (started, mut starts) = tokio::sync::mpsc::unbounded_channel();

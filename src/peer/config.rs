@@ -7,6 +7,7 @@ use std::time::Duration;
 use super::interactive::InteractiveHandler;
 use crate::metrics::ClientMetrics;
 use crate::protocol::{BusEvent, feature};
+use crate::wire::heartbeat::{DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TIMEOUT};
 
 /// Called with `(request id, chunk)` for each `progress` frame.
 pub type ProgressCallback = Arc<dyn Fn(&str, &str) + Send + Sync>;
@@ -47,6 +48,13 @@ pub struct PeerConfig {
     /// Counts this peer's calls, connection and interactive replies.
     /// Default none.
     pub metrics: Option<ClientMetrics>,
+    /// A WebSocket ping goes out this often. Default 5 s; zero turns the
+    /// heartbeat off.
+    pub heartbeat_interval: Duration,
+    /// After this long without any frame from the server (a pong
+    /// included), the connection is lost: every pending call fails with
+    /// "peer unresponsive for …". Default 15 s.
+    pub heartbeat_timeout: Duration,
 }
 
 impl Default for PeerConfig {
@@ -63,6 +71,8 @@ impl Default for PeerConfig {
             on_event: None,
             interactive: None,
             metrics: None,
+            heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
+            heartbeat_timeout: DEFAULT_HEARTBEAT_TIMEOUT,
         }
     }
 }
@@ -78,6 +88,8 @@ impl std::fmt::Debug for PeerConfig {
             .field("events", &self.on_event.is_some())
             .field("interactive", &self.interactive.is_some())
             .field("metrics", &self.metrics.is_some())
+            .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("heartbeat_timeout", &self.heartbeat_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -123,6 +135,15 @@ impl PeerConfig {
     #[must_use]
     pub fn interactive(mut self, handler: Arc<dyn InteractiveHandler>) -> Self {
         self.interactive = Some(handler);
+        self
+    }
+
+    /// Sets [`PeerConfig::heartbeat_interval`] and
+    /// [`PeerConfig::heartbeat_timeout`].
+    #[must_use]
+    pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.heartbeat_interval = interval;
+        self.heartbeat_timeout = timeout;
         self
     }
 

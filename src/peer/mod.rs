@@ -15,6 +15,7 @@ mod interactive;
 mod reader;
 mod shared;
 
+pub use crate::wire::heartbeat::{DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TIMEOUT};
 pub use config::{EventCallback, PeerConfig, ProgressCallback};
 pub use interactive::InteractiveHandler;
 
@@ -34,6 +35,7 @@ use crate::protocol::{
     ToolRequest, ToolResponse, feature,
 };
 use crate::transport::{ConnectError, Endpoint, Frame, FrameTransport, WsConfig, WsTransport};
+use crate::wire::heartbeat::{self, Liveness};
 use crate::wire::{FrameWriter, PendingTable};
 use shared::Shared;
 
@@ -42,6 +44,7 @@ pub struct Peer {
     shared: Arc<Shared>,
     features: Vec<String>,
     _reader: AbortOnDropHandle<()>,
+    _heartbeat: Option<AbortOnDropHandle<()>>,
 }
 
 impl std::fmt::Debug for Peer {
@@ -89,13 +92,17 @@ impl Peer {
             cancel_supported: OnceLock::new(),
             ask_slots: Arc::new(Semaphore::new(config.max_concurrent_asks)),
             tasks: TaskTracker::new(),
+            liveness: Liveness::default(),
             config,
         });
         let reader = tokio::spawn(reader::read(shared.clone(), stream));
+        let heartbeat = (!shared.config.heartbeat_interval.is_zero())
+            .then(|| AbortOnDropHandle::new(tokio::spawn(heartbeat(shared.clone()))));
         let peer = Self {
             shared,
             features: Vec::new(),
             _reader: AbortOnDropHandle::new(reader),
+            _heartbeat: heartbeat,
         };
         peer.negotiate().await
     }
@@ -317,6 +324,30 @@ impl Peer {
         self.shared.writer.finish(close).await;
         self.shared.tasks.close();
         self.shared.tasks.wait().await;
+    }
+}
+
+/// The client's heartbeat (`wire::heartbeat`): a silent server loses the
+/// connection, and every pending call fails with the reason.
+async fn heartbeat(shared: Arc<Shared>) {
+    let config = &shared.config;
+    let beat = heartbeat::beat(
+        &shared.liveness,
+        &shared.writer,
+        config.heartbeat_interval,
+        config.heartbeat_timeout,
+    );
+    tokio::select! {
+        silent = beat => {
+            tracing::warn!(silent_ms = silent.as_millis(), "the tool server stopped answering");
+            if let Some(metrics) = &config.metrics {
+                metrics.heartbeat_failures.inc();
+            }
+            shared.fail_all(CallError::ConnectionLost {
+                reason: format!("peer unresponsive for {}", heartbeat::seconds(silent)),
+            });
+        }
+        () = shared.closed.cancelled() => {}
     }
 }
 

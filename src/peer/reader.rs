@@ -21,8 +21,12 @@ pub(super) async fn read(shared: Arc<Shared>, mut stream: FrameStream) {
         .as_ref()
         .map(ClientMetrics::connection_opened);
     let reason = loop {
-        match stream.next().await {
+        let frame = stream.next().await;
+        shared.liveness.saw_frame();
+        match frame {
             Some(Ok(Frame::Text(text))) => route(&shared, &text),
+            // Signs of life only (the transport answers pings).
+            Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => {}
             Some(Ok(Frame::Binary(_))) => {
                 tracing::debug!("binary frame from the tool server dropped");
             }

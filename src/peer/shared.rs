@@ -23,6 +23,8 @@ pub(super) struct Shared {
     pub(super) next_id: AtomicU64,
     pub(super) closed: CancellationToken,
     pub(super) close_reason: OnceLock<CallError>,
+    /// Frames seen, for the heartbeat.
+    pub(super) liveness: crate::wire::heartbeat::Liveness,
     /// Explains a lost connection (a launcher's report of how the sandbox ended).
     pub(super) explanation: OnceLock<watch::Receiver<Option<CallError>>>,
     pub(super) cancel_supported: OnceLock<bool>,

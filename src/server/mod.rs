@@ -72,6 +72,12 @@ pub struct ServerConfig {
     /// How long an interactive client has to answer a permission or question
     /// ask; no answer ends the call as denied. Default 5 min.
     pub ask_timeout: Duration,
+    /// A WebSocket ping goes to each client this often. Default 5 s; zero
+    /// turns the heartbeat off.
+    pub heartbeat_interval: Duration,
+    /// After this long without any frame from a client (a pong included),
+    /// its session ends as if it had disconnected. Default 15 s.
+    pub heartbeat_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -84,6 +90,8 @@ impl Default for ServerConfig {
             shutdown_grace: Duration::from_secs(5),
             close_timeout: Duration::from_secs(2),
             ask_timeout: DEFAULT_ASK_TIMEOUT,
+            heartbeat_interval: crate::wire::heartbeat::DEFAULT_HEARTBEAT_INTERVAL,
+            heartbeat_timeout: crate::wire::heartbeat::DEFAULT_HEARTBEAT_TIMEOUT,
         }
     }
 }
@@ -117,6 +125,14 @@ impl ServerConfig {
     #[must_use]
     pub fn shutdown_grace(mut self, d: Duration) -> Self {
         self.shutdown_grace = d;
+        self
+    }
+    /// Sets [`ServerConfig::heartbeat_interval`] and
+    /// [`ServerConfig::heartbeat_timeout`].
+    #[must_use]
+    pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.heartbeat_interval = interval;
+        self.heartbeat_timeout = timeout;
         self
     }
     /// Sets [`ServerConfig::ask_timeout`].

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 
 use super::Inner;
 use super::ask::AskReply;
@@ -23,6 +23,7 @@ use super::dispatch::dispatch;
 use crate::executor::stop::StopReason;
 use crate::protocol::{Ack, ClientKind, InvalidMessage, ResponseFrame, ServerMessage};
 use crate::transport::{CloseReason, Frame, FrameTransport, TransportError};
+use crate::wire::heartbeat::{self, Liveness};
 use crate::wire::{Contention, FrameWriter, PendingTable};
 
 /// Close code for a message over the size limit.
@@ -60,6 +61,8 @@ pub(super) struct Session {
     /// The bus forwarder, when the client asked for events; not a call, so
     /// it is not drained but stopped with the session.
     pub(super) events: std::sync::Mutex<Option<crate::bus::TapGuard>>,
+    /// Frames seen, for the heartbeat.
+    liveness: Liveness,
 }
 
 impl Session {
@@ -126,15 +129,51 @@ pub(super) async fn run(transport: impl FrameTransport, server: Arc<Inner>) {
         next_ask: AtomicU64::new(1),
         tasks: TaskTracker::new(),
         events: std::sync::Mutex::new(None),
+        liveness: Liveness::default(),
+    });
+
+    // Stops the reader: on shutdown, or when the heartbeat finds the client
+    // silent (then `silent` says for how long).
+    let stop_reading = server.shutting_down.child_token();
+    let silent = Arc::new(std::sync::OnceLock::new());
+    let _heartbeat = (!server.config.heartbeat_interval.is_zero()).then(|| {
+        let (session, stop_reading, silent) =
+            (session.clone(), stop_reading.clone(), silent.clone());
+        AbortOnDropHandle::new(tokio::spawn(async move {
+            let config = &session.server.config;
+            let beat = heartbeat::beat(
+                &session.liveness,
+                &session.writer,
+                config.heartbeat_interval,
+                config.heartbeat_timeout,
+            );
+            tokio::select! {
+                quiet = beat => {
+                    let _ = silent.set(quiet);
+                    session.server.metrics().heartbeat_failed();
+                    stop_reading.cancel();
+                }
+                () = stop_reading.cancelled() => {}
+            }
+        }))
     });
 
     let mut since_yield = 0usize;
     let close = loop {
         let frame = tokio::select! {
             frame = stream.next() => frame,
-            () = server.shutting_down.cancelled() => break Some((CLOSE_GOING_AWAY, "server shutting down")),
+            () = stop_reading.cancelled() => break match silent.get() {
+                Some(quiet) => {
+                    tracing::info!(silent_ms = quiet.as_millis(), "client unresponsive: session closed");
+                    Some((CLOSE_GOING_AWAY, "client unresponsive".to_owned()))
+                }
+                None => Some((CLOSE_GOING_AWAY, "server shutting down".to_owned())),
+            },
         };
+        session.liveness.saw_frame();
         match frame {
+            // Signs of life only (the transport answers pings).
+            Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => {}
             Some(Ok(Frame::Text(text))) => {
                 dispatch(&session, &text).await;
                 since_yield += 1;
@@ -155,7 +194,7 @@ pub(super) async fn run(transport: impl FrameTransport, server: Arc<Inner>) {
             Some(Ok(Frame::Close(_))) | None => break None,
             Some(Err(TransportError::TooBig)) => {
                 tracing::debug!("message over the size limit: closing with 1009");
-                break Some((CLOSE_TOO_BIG, "message too big"));
+                break Some((CLOSE_TOO_BIG, "message too big".to_owned()));
             }
             Some(Err(e)) => {
                 tracing::debug!(error = %e, "transport error: closing");
@@ -189,12 +228,7 @@ pub(super) async fn run(transport: impl FrameTransport, server: Arc<Inner>) {
         session.tasks.wait(),
     )
     .await;
-    let close = close.map(|(code, reason)| {
-        Frame::Close(Some(CloseReason {
-            code,
-            reason: reason.to_owned(),
-        }))
-    });
+    let close = close.map(|(code, reason)| Frame::Close(Some(CloseReason { code, reason })));
     session.writer.finish(close).await;
     drop(session);
     server.sessions.send_modify(|n| *n = n.saturating_sub(1));

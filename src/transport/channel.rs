@@ -31,9 +31,17 @@ pub fn channel_pair(capacity: usize) -> (ChannelTransport, ChannelTransport) {
 }
 
 impl FrameTransport for ChannelTransport {
+    /// As WebSocket does, the receive half answers a ping with a pong by
+    /// itself (when the other end's queue has room) and passes it on.
     fn into_split(self) -> (FrameSink, FrameStream) {
+        let mut answers = self.outgoing.clone();
         let sink = self.outgoing.sink_map_err(|_| TransportError::Closed);
-        let stream = self.incoming.map(Ok);
+        let stream = self.incoming.map(move |frame| {
+            if let Frame::Ping(payload) = &frame {
+                let _ = answers.try_send(Frame::Pong(payload.clone()));
+            }
+            Ok(frame)
+        });
         (Box::pin(sink), Box::pin(stream))
     }
 }

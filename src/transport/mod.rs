@@ -69,6 +69,11 @@ pub enum Frame {
     Binary(Vec<u8>),
     /// The peer closes (or is told to), with a code and a reason when known.
     Close(Option<CloseReason>),
+    /// A ping: the transport answers it with a pong by itself (WebSocket
+    /// does); readers see it only as a sign of life.
+    Ping(Vec<u8>),
+    /// The answer to a ping.
+    Pong(Vec<u8>),
 }
 
 /// A close frame's code and reason.

@@ -1,8 +1,8 @@
 //! WebSocket as a frame transport, for both ends: [`WsTransport`] wraps a
 //! tokio-tungstenite stream — the client's over TCP or a Unix socket, the
 //! server's over its upgraded HTTP connection. Text moves between the socket
-//! and the frames without a copy. Pings and pongs are answered by
-//! tungstenite and never reach the layers above.
+//! and the frames without a copy. Pings are answered by tungstenite; pings
+//! and pongs reach the layers above as signs of life.
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -85,7 +85,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Frame> for FrameSinkHalf<S> {
     }
 }
 
-/// The receive half: messages become frames; pings and pongs are skipped.
+/// The receive half: messages become frames.
 struct FrameStreamHalf<S>(SplitStream<WebSocketStream<S>>);
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Stream for FrameStreamHalf<S> {
@@ -114,6 +114,8 @@ fn to_tungstenite(frame: Frame) -> Message {
             code: CloseCode::from(r.code),
             reason: r.reason.into(),
         })),
+        Frame::Ping(payload) => Message::Ping(payload.into()),
+        Frame::Pong(payload) => Message::Pong(payload.into()),
     }
 }
 
@@ -125,7 +127,9 @@ fn from_tungstenite(message: Message) -> Option<Frame> {
             code: u16::from(f.code),
             reason: f.reason.as_str().to_owned(),
         }))),
-        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => None,
+        Message::Ping(payload) => Some(Frame::Ping(payload.to_vec())),
+        Message::Pong(payload) => Some(Frame::Pong(payload.to_vec())),
+        Message::Frame(_) => None,
     }
 }
 

@@ -1,7 +1,9 @@
 //! What both ends of a connection share above a frame transport: the one
 //! writer that owns a connection's send half ([`FrameWriter`]) and the one
-//! table of callers waiting for a reply by id ([`PendingTable`]).
+//! table of callers waiting for a reply by id ([`PendingTable`]), and the
+//! heartbeat.
 
+pub(crate) mod heartbeat;
 mod pending;
 mod writer;
 
