@@ -6,6 +6,7 @@
 //! into another sandbox's records.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use dashmap::DashMap;
@@ -29,8 +30,10 @@ type Live = Arc<PendingRecord>;
 #[derive(Clone, Debug)]
 pub struct Recorder {
     journal: Journal,
-    /// Calls in flight by the model's call id.
+    /// Calls in flight by the model's call id, kept only when events or
+    /// asks are followed ([`Recorder::follow_events`]).
     live: Arc<DashMap<String, Live>>,
+    following: Arc<AtomicBool>,
 }
 
 impl Recorder {
@@ -39,7 +42,16 @@ impl Recorder {
         Self {
             journal,
             live: Arc::default(),
+            following: Arc::default(),
         }
+    }
+
+    /// Keeps calls in flight findable by the model's call id, so that
+    /// [`Recorder::observe`] and the wrapped interactive handler can add to
+    /// them. [`Recorder::peer_config`] turns it on; without it a call is
+    /// journaled from its start and its answer only.
+    pub fn follow_events(&self) {
+        self.following.store(true, Ordering::Relaxed);
     }
 
     /// The journal.
@@ -54,6 +66,9 @@ impl Recorder {
     /// and the decisions rules made. Events cost two frames per call.
     #[must_use]
     pub fn peer_config(&self, mut config: PeerConfig, events: bool) -> PeerConfig {
+        if config.interactive.is_some() || events || config.on_event.is_some() {
+            self.follow_events();
+        }
         if let Some(handler) = config.interactive.take() {
             config.interactive = Some(Arc::new(RecordingHandler {
                 recorder: self.clone(),
@@ -96,7 +111,8 @@ impl Recorder {
         }
     }
 
-    /// Applies a bus event the server forwarded to the call it names.
+    /// Applies a bus event the server forwarded to the call it names (once
+    /// [`Recorder::follow_events`] is on).
     pub fn observe(&self, event: &BusEvent) {
         match event {
             // Published once the input was found valid, as the tool begins.
@@ -236,14 +252,19 @@ impl<E: Executor> Executor for JournaledExecutor<E> {
     ) -> Result<ToolResponse, CallError> {
         let record = PendingRecord::new(CallRecord::received(&request));
         self.recorder.journal.queue_pending(&record);
-        let tool_call_id = match self.recorder.live.entry(request.tool_call_id.clone()) {
-            dashmap::Entry::Vacant(slot) => {
-                slot.insert(record.clone());
-                Some(request.tool_call_id.clone())
+        let following = self.recorder.following.load(Ordering::Relaxed);
+        let tool_call_id = if following {
+            match self.recorder.live.entry(request.tool_call_id.clone()) {
+                dashmap::Entry::Vacant(slot) => {
+                    slot.insert(record.clone());
+                    Some(request.tool_call_id.clone())
+                }
+                // Two calls in flight with one model id: events cannot tell
+                // them apart, so the second is journaled from its answer only.
+                dashmap::Entry::Occupied(_) => None,
             }
-            // Two calls in flight with one model id: events cannot tell
-            // them apart, so the second is journaled from its answer only.
-            dashmap::Entry::Occupied(_) => None,
+        } else {
+            None
         };
         let ending = Ending {
             recorder: &self.recorder,

@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -23,7 +24,8 @@ use crate::metrics::ClientMetrics;
 #[non_exhaustive]
 pub struct JournalConfig {
     /// Records waiting for the writer at most; one more is dropped (and
-    /// counted) instead of waiting. Default 8192.
+    /// counted) instead of waiting. Default 8192 (the writer takes the
+    /// queue every 5 ms at least; at 200k calls/s about 1000 gather).
     pub queue_capacity: usize,
     /// Records committed in one transaction at most. Default 1024.
     pub batch_max: usize,
@@ -105,6 +107,10 @@ impl PendingRecord {
         self.record.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+/// How long the writer lets records gather after a batch that did not
+/// fill up: the longest a record waits in the queue beyond a batch's write.
+const GATHER: Duration = Duration::from_millis(5);
 
 enum Command {
     Write(Arc<PendingRecord>),
@@ -255,9 +261,16 @@ fn write_loop(
                 next = queue.try_recv().ok();
             }
         }
+        let full = batch.len() >= batch_max;
         write_batch(connection, &mut batch, counters);
         for done in flushes.drain(..) {
             let _ = done.send(());
+        }
+        // Let records gather before the next batch: a writer that waits on
+        // the queue is woken (a futex call, a context switch) by each record,
+        // which under load costs the calls more than the writing does.
+        if !full {
+            std::thread::sleep(GATHER);
         }
     }
 }
@@ -282,9 +295,18 @@ fn write_batch(
             // Taken out of the queue before it is read: a change after this
             // queues it again, so the newest state is always written.
             pending.queued.store(false, Ordering::Release);
-            // A copy: the call must never wait on the lock while the
-            // database makes the writer wait.
-            let record = pending.lock().clone();
+            // Taken when final (nobody changes it any more), else a copy:
+            // the call must never wait on the lock while the database makes
+            // the writer wait.
+            let record = {
+                let mut guard = pending.lock();
+                if guard.state().is_final() {
+                    let emptied = guard.emptied();
+                    std::mem::replace(&mut *guard, emptied)
+                } else {
+                    guard.clone()
+                }
+            };
             let row = Some(pending.row.load(Ordering::Relaxed)).filter(|r| *r != 0);
             match statements.write(&record, row) {
                 Ok(row) => {
