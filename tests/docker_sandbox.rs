@@ -45,6 +45,18 @@ async fn bash(sandbox: &toolwire::docker::DockerSandbox, command: &str) -> ToolR
     .expect("answer")
 }
 
+/// `config` with a channel that receives one message per `tool.started`
+/// event: a call is running in the sandbox once its message came.
+fn reporting_starts(config: PeerConfig) -> (PeerConfig, tokio::sync::mpsc::UnboundedReceiver<()>) {
+    let (started, starts) = tokio::sync::mpsc::unbounded_channel();
+    let config = config.on_event(move |event| {
+        if matches!(event, BusEvent::ToolStarted { .. }) {
+            let _ = started.send(());
+        }
+    });
+    (config, starts)
+}
+
 /// Waits (on Docker's own wait, no polling) until container `id` is gone.
 async fn wait_removed(launcher: &DockerLauncher, id: &str, limit: Duration) {
     let mut removed = launcher.docker().wait_container(
@@ -273,14 +285,8 @@ async fn a_host_workspace_is_mounted_as_workspace() {
 async fn docker_pause_mid_call_fails_the_call_within_the_heartbeat_timeout() {
     const TIMEOUT: Duration = Duration::from_secs(3);
     let launcher = launcher().await;
-    let (started, mut starts) = tokio::sync::mpsc::unbounded_channel();
-    let config = PeerConfig::default()
-        .heartbeat(Duration::from_millis(500), TIMEOUT)
-        .on_event(move |event| {
-            if matches!(event, BusEvent::ToolStarted { .. }) {
-                let _ = started.send(());
-            }
-        });
+    let (config, mut starts) =
+        reporting_starts(PeerConfig::default().heartbeat(Duration::from_millis(500), TIMEOUT));
     let sandbox = launcher
         .launch(LaunchConfig::default().session("paused").peer(config))
         .await
@@ -325,12 +331,7 @@ async fn docker_pause_mid_call_fails_the_call_within_the_heartbeat_timeout() {
 #[tokio::test]
 async fn docker_kill_mid_call_fails_the_pending_call_promptly_with_the_exit_status() {
     let launcher = launcher().await;
-    let (started, mut starts) = tokio::sync::mpsc::unbounded_channel();
-    let events = PeerConfig::default().on_event(move |event| {
-        if matches!(event, BusEvent::ToolStarted { .. }) {
-            let _ = started.send(());
-        }
-    });
+    let (events, mut starts) = reporting_starts(PeerConfig::default());
     let sandbox = launcher
         .launch(LaunchConfig::default().session("killed").peer(events))
         .await
