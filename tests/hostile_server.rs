@@ -1,0 +1,151 @@
+//! The orchestrator's side against a deliberately hostile tool server (a
+//! sandbox runs code a model wrote): garbage, binary frames, answers to ids
+//! never sent, duplicate answers and oversized frames are dropped or end the
+//! connection with a clear error — never a crash, a wedge or a wrong result.
+
+mod common;
+
+use std::time::Duration;
+
+use common::within;
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use toolwire::{CallError, Endpoint, Peer, PeerConfig, ToolRequest, WsConfig};
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// Serves one connection with `answer`, which gets each request frame and
+/// returns the frames to send back.
+async fn hostile_server(
+    answer: impl Fn(&Value) -> Vec<Message> + Send + 'static,
+) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        let mut socket = tokio_tungstenite::accept_async(tcp)
+            .await
+            .expect("handshake");
+        while let Some(Ok(message)) = socket.next().await {
+            let Message::Text(text) = message else {
+                continue;
+            };
+            let frame: Value = serde_json::from_str(&text).expect("the client sends JSON");
+            for reply in answer(&frame) {
+                if socket.send(reply).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    addr
+}
+
+async fn connect(addr: std::net::SocketAddr, ws: WsConfig) -> Peer {
+    within(
+        LIMIT,
+        "connect",
+        Peer::connect(
+            &Endpoint::Url(format!("ws://{addr}/ws")),
+            None,
+            &ws,
+            // sol's core protocol: no hello, so the server script sees requests only.
+            PeerConfig::default().extensions(false),
+        ),
+    )
+    .await
+    .expect("connect")
+}
+
+fn response(id: &str, output: &str) -> Message {
+    Message::text(json!({"type": "response", "id": id, "response": {"output": output}}).to_string())
+}
+
+#[tokio::test]
+async fn garbage_foreign_ids_and_duplicates_are_dropped_and_every_call_gets_its_own_answer() {
+    let addr = hostile_server(|frame| {
+        let id = frame["id"].as_str().expect("an id").to_owned();
+        let next: u64 = id.parse::<u64>().expect("numeric ids") + 1;
+        vec![
+            Message::binary(vec![0xde, 0xad, 0xbe, 0xef]),
+            Message::text("{not json"),
+            Message::text("[1,2,3]"),
+            Message::text(r#"{"type":"no_such_type","id":"1"}"#),
+            // An answer to the id the client will use next, before it exists.
+            response(&next.to_string(), "forged for the next call"),
+            response("999999", "an id never sent"),
+            response(&id, &format!("real answer to {id}")),
+            response(&id, "a duplicate answer"),
+        ]
+    })
+    .await;
+    let peer = connect(addr, WsConfig::default()).await;
+    for n in 0..5 {
+        let response = within(
+            LIMIT,
+            "a call",
+            peer.send(ToolRequest::new("echo", json!({"text": n.to_string()}))),
+        )
+        .await
+        .expect("the real answer");
+        assert!(
+            response.output.starts_with("real answer to "),
+            "call {n} got {:?}",
+            response.output
+        );
+    }
+    assert!(!peer.is_closed(), "the connection survives the garbage");
+}
+
+#[tokio::test]
+async fn a_frame_over_the_clients_limit_ends_the_connection_with_a_clear_error() {
+    let addr = hostile_server(|frame| {
+        let id = frame["id"].as_str().expect("an id").to_owned();
+        let huge = "x".repeat(2 << 20);
+        vec![response(&id, &huge)]
+    })
+    .await;
+    let peer = connect(addr, WsConfig::default().max_message_bytes(1 << 20)).await;
+    let result = within(
+        LIMIT,
+        "the call to fail",
+        peer.send(ToolRequest::new("echo", json!({"text": "hi"}))),
+    )
+    .await;
+    match result {
+        Err(CallError::ConnectionLost { reason }) => {
+            assert!(reason.contains("size limit"), "{reason}");
+            assert!(
+                reason.len() < 200,
+                "the error does not quote the frame: {reason}"
+            );
+        }
+        other => panic!("expected a lost connection, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_answer_of_the_wrong_shape_is_an_error_that_quotes_only_its_head() {
+    let addr = hostile_server(|frame| {
+        let id = frame["id"].as_str().expect("an id").to_owned();
+        // A response frame carrying none of response, error or a suspension,
+        // padded with 1 MiB.
+        vec![Message::text(
+            json!({"type": "response", "id": id, "padding": "y".repeat(1 << 20)}).to_string(),
+        )]
+    })
+    .await;
+    let peer = connect(addr, WsConfig::default()).await;
+    let result = within(
+        LIMIT,
+        "the call",
+        peer.send(ToolRequest::new("echo", json!({"text": "hi"}))),
+    )
+    .await;
+    let error = result.expect_err("no usable answer");
+    let text = error.to_string();
+    assert!(text.len() < 500, "{} bytes of error", text.len());
+}
