@@ -155,7 +155,7 @@ impl CallRecord {
     /// Goes to `state` now, through the states it implies; an illegal step
     /// is kept in [`CallRecord::error`] (it is what the sandbox claimed, and
     /// the record must not lie about it) and logged.
-    /// A call's record stays bounded: past [`MAX_TRANSITIONS`] only a final
+    /// A call's record stays bounded: past 256 transitions only a final
     /// state is still taken.
     pub fn observe(&mut self, state: CallState) {
         if self.transitions().len() >= MAX_TRANSITIONS && !state.is_final() {
