@@ -373,3 +373,31 @@ fn a_killed_orchestrator_loses_no_committed_row() {
         );
     }
 }
+
+#[test]
+fn a_file_that_is_not_a_journal_is_refused_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let foreign = dir.path().join("other.sqlite");
+    rusqlite::Connection::open(&foreign)
+        .expect("open")
+        .execute_batch("CREATE TABLE calls (who TEXT)")
+        .expect("another program's table");
+    let garbage = dir.path().join("garbage.sqlite");
+    std::fs::write(&garbage, "not a database at all, not even close").expect("write");
+    for (path, why) in [
+        (&foreign, "not a toolwire call journal"),
+        (&garbage, "not a database"),
+    ] {
+        let error = Journal::open(path, JournalConfig::default()).expect_err("refused");
+        assert!(
+            error.to_string().contains(&path.display().to_string()),
+            "{error}"
+        );
+        let cause = std::error::Error::source(&error)
+            .expect("a cause")
+            .to_string();
+        assert!(cause.contains(why), "{cause}");
+        let read = toolwire::journal::JournalReader::open(path).expect_err("refused");
+        assert!(read.to_string().contains(&path.display().to_string()));
+    }
+}

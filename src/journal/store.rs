@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::record::{CallRecord, Decision};
 use super::state::Transition;
+use super::writer::JournalError;
 
 /// The schema, version 1. docs/OPERATIONS.md explains every column.
 const SCHEMA: &str = "
@@ -32,6 +33,10 @@ CREATE TABLE IF NOT EXISTS calls (
     response_truncated INTEGER NOT NULL DEFAULT 0,
     error              TEXT
 );
+";
+
+/// What the schema adds once the table is known to be its own.
+const INDEXES: &str = "
 CREATE INDEX IF NOT EXISTS calls_by_session ON calls (session);
 PRAGMA user_version = 1;
 ";
@@ -51,7 +56,7 @@ WHERE seq = ?1";
 ///
 /// # Errors
 /// The file or its directory cannot be created, or it is not a journal.
-pub(crate) fn open_for_writing(path: &Path) -> rusqlite::Result<Connection> {
+pub(crate) fn open_for_writing(path: &Path) -> Result<Connection, BoxError> {
     let connection = Connection::open(path)?;
     connection.pragma_update(None, "journal_mode", "WAL")?;
     // NORMAL in WAL mode: a committed transaction survives a crash of the
@@ -59,7 +64,25 @@ pub(crate) fn open_for_writing(path: &Path) -> rusqlite::Result<Connection> {
     connection.pragma_update(None, "synchronous", "NORMAL")?;
     connection.busy_timeout(std::time::Duration::from_secs(5))?;
     connection.execute_batch(SCHEMA)?;
+    verify_schema(&connection)?;
+    connection.execute_batch(INDEXES)?;
     Ok(connection)
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The file is not a journal of this schema.
+#[derive(Debug, thiserror::Error)]
+#[error("not a toolwire call journal (schema 1): {0}")]
+pub struct NotAJournal(String);
+
+/// Refuses a file whose `calls` table is not this schema's (another
+/// program's table, or an older layout): every write would fail later.
+fn verify_schema(connection: &Connection) -> Result<(), NotAJournal> {
+    connection
+        .prepare(&format!("SELECT {COLUMNS} FROM calls LIMIT 0"))
+        .map(drop)
+        .map_err(|e| NotAJournal(e.to_string()))
 }
 
 /// The two statements a batch writes with, prepared once per batch.
@@ -201,11 +224,19 @@ impl JournalReader {
     /// Opens the journal at `path`.
     ///
     /// # Errors
-    /// The file does not exist or is not a journal.
-    pub fn open(path: &Path) -> rusqlite::Result<Self> {
+    /// [`JournalError`] when the file does not exist or is not a journal.
+    pub fn open(path: &Path) -> Result<Self, JournalError> {
+        let error = |source: BoxError| JournalError {
+            path: path.to_owned(),
+            source,
+        };
         let connection =
-            Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        connection.busy_timeout(std::time::Duration::from_secs(5))?;
+            Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(|e| error(e.into()))?;
+        connection
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(|e| error(e.into()))?;
+        verify_schema(&connection).map_err(|e| error(e.into()))?;
         Ok(Self { connection })
     }
 

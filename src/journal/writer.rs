@@ -61,7 +61,7 @@ impl JournalConfig {
 
 /// The journal could not be opened.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot open the call journal {}: {source}", path.display())]
+#[error("cannot open the call journal {}", path.display())]
 pub struct JournalError {
     /// The file.
     pub path: PathBuf,
@@ -161,7 +161,7 @@ impl Journal {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| error(e.into()))?;
         }
-        let connection = store::open_for_writing(path).map_err(|e| error(e.into()))?;
+        let connection = store::open_for_writing(path).map_err(error)?;
         let (queue, receiver) = mpsc::channel(config.queue_capacity.max(1));
         let counters = Arc::new(Counters::default());
         let writer_counters = counters.clone();

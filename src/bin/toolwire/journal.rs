@@ -78,11 +78,11 @@ enum CallsCommand {
 
 pub fn calls(args: &CallsArgs) -> anyhow::Result<()> {
     let path = args.journal.path()?;
-    let reader = JournalReader::open(&path)
-        .with_context(|| format!("cannot read the call journal {}", path.display()))?;
+    let reading = || format!("cannot read the call journal {}", path.display());
+    let reader = JournalReader::open(&path)?;
     match &args.command {
         Some(CallsCommand::Show { id, json }) => {
-            let call = reader.show(id)?.with_context(|| {
+            let call = reader.show(id).with_context(reading)?.with_context(|| {
                 format!(
                     "no call (or more than one) with id {id:?} in {}",
                     path.display()
@@ -95,7 +95,9 @@ pub fn calls(args: &CallsArgs) -> anyhow::Result<()> {
             }
         }
         None => {
-            let calls = reader.list(args.session.as_deref(), args.limit)?;
+            let calls = reader
+                .list(args.session.as_deref(), args.limit)
+                .with_context(reading)?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&calls)?);
             } else {
