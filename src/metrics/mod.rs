@@ -97,9 +97,8 @@ fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0001, 4.0, 11))
 }
 
-/// One tool's series, looked up once and kept: recording a call is then a
-/// few atomic adds, not a map lookup with an allocated label set.
-#[derive(Clone)]
+/// One tool's series, made once and kept: recording a call is then a few
+/// atomic adds, not a look-up with an allocated label set.
 struct ToolSeries {
     outcomes: [Counter; CallOutcome::ALL.len()],
     duration: Histogram,
@@ -141,20 +140,8 @@ impl CallSeries {
         series
     }
 
-    fn series(&self, tool: &str) -> ToolSeries {
-        let mut by_tool = self
-            .by_tool
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(series) = by_tool.get(tool) {
-            return series.clone();
-        }
-        let label = if by_tool.len() < MAX_TOOL_LABELS {
-            tool
-        } else {
-            "_other"
-        };
-        let series = ToolSeries {
+    fn new_series(&self, label: &str) -> ToolSeries {
+        ToolSeries {
             outcomes: CallOutcome::ALL.map(|outcome| {
                 self.calls.get_or_create_owned(&CallLabels {
                     tool: label.to_owned(),
@@ -164,21 +151,40 @@ impl CallSeries {
             duration: self.duration.get_or_create_owned(&ToolLabel {
                 tool: label.to_owned(),
             }),
-        };
-        if label == tool {
-            by_tool.insert(tool.to_owned(), series.clone());
         }
-        series
     }
 
+    /// Counts one call: a map look-up under an uncontended lock, then
+    /// atomic adds on series made once per tool.
     pub(crate) fn record(&self, tool: &str, outcome: CallOutcome, elapsed: Duration) {
-        let series = self.series(tool);
+        let mut by_tool = self
+            .by_tool
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !by_tool.contains_key(tool) {
+            let (key, label) = if by_tool.len() < MAX_TOOL_LABELS {
+                (tool, tool)
+            } else {
+                (OTHER_KEY, "_other")
+            };
+            if !by_tool.contains_key(key) {
+                let series = self.new_series(label);
+                by_tool.insert(key.to_owned(), series);
+            }
+        }
+        let Some(series) = by_tool.get(tool).or_else(|| by_tool.get(OTHER_KEY)) else {
+            return;
+        };
         if let Some(position) = CallOutcome::ALL.iter().position(|o| *o == outcome) {
             series.outcomes[position].inc();
         }
         series.duration.observe(elapsed.as_secs_f64());
     }
 }
+
+/// Where the series of tools past [`MAX_TOOL_LABELS`] are kept (a key no
+/// tool name of a sane caller has; a clash would only merge counts).
+const OTHER_KEY: &str = "\0_other";
 
 /// Counts a call in flight until dropped.
 #[derive(Debug)]
