@@ -329,6 +329,32 @@ async fn docker_pause_mid_call_fails_the_call_within_the_heartbeat_timeout() {
 }
 
 #[tokio::test]
+async fn a_sandbox_left_without_a_client_shuts_itself_down_after_its_idle_timeout() {
+    let launcher = launcher().await;
+    let sandbox = launcher
+        .launch(
+            LaunchConfig::default()
+                .session("idle")
+                .idle_timeout(Duration::from_secs(2)),
+        )
+        .await
+        .expect("launch");
+    allow_all(&sandbox).await;
+    assert_eq!(bash(&sandbox, "echo here").await.output.trim(), "here");
+    let id = sandbox.id().to_owned();
+    // The orchestrator goes away without shutting the sandbox down.
+    sandbox.executor().close().await;
+    let left = Instant::now();
+    wait_removed(&launcher, &id, Duration::from_secs(20)).await;
+    assert!(
+        left.elapsed() >= Duration::from_millis(1900),
+        "gone after {:?}, before the idle timeout",
+        left.elapsed()
+    );
+    drop(sandbox);
+}
+
+#[tokio::test]
 async fn docker_kill_mid_call_fails_the_pending_call_promptly_with_the_exit_status() {
     let launcher = launcher().await;
     let (events, mut starts) = reporting_starts(PeerConfig::default());

@@ -258,3 +258,62 @@ async fn a_client_that_asks_for_progress_gets_bash_output_while_it_runs() {
         "the first chunk came while the command ran"
     );
 }
+
+#[tokio::test]
+async fn with_an_idle_timeout_it_stays_while_a_client_is_there_and_stops_after() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, TOKEN).expect("token file");
+    let mut server = start(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--workdir",
+        dir.path().join("ws").to_str().expect("utf8"),
+        "--token-file",
+        token_file.to_str().expect("utf8"),
+        "--idle-timeout-secs",
+        "1",
+    ]);
+    let peer = Peer::connect(
+        &Endpoint::Url(format!("ws://{}/ws", server.ready)),
+        Some(TOKEN),
+        &WsConfig::default(),
+        PeerConfig::default(),
+    )
+    .await
+    .expect("connect");
+    let executor = RemoteExecutor::new(Arc::new(peer));
+    // A client is connected for three idle timeouts; the server stays.
+    for _ in 0..3 {
+        executor
+            .set_rules(vec![PermissionRule::new("bash", "*", Action::Allow)])
+            .await
+            .expect("the server is still there");
+        let r = call(&executor, "bash", json!({"command": "sleep 1; echo alive"})).await;
+        assert_eq!(r.output.trim(), "alive");
+    }
+    assert!(server.child.try_wait().expect("try_wait").is_none());
+
+    // The client leaves: the server stops by itself, cleanly.
+    executor.close().await;
+    let left = Instant::now();
+    let pid = server.child.id();
+    let status = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::task::spawn_blocking(move || {
+            let status = server.child.wait();
+            (server, status)
+        }),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("server {pid} did not stop when idle"))
+    .expect("join")
+    .1
+    .expect("wait");
+    assert!(status.success(), "clean exit when idle: {status}");
+    let after = left.elapsed();
+    assert!(
+        after >= Duration::from_millis(900) && after < Duration::from_secs(5),
+        "stopped {after:?} after the client left"
+    );
+}

@@ -47,6 +47,10 @@ struct Args {
     /// Seconds in-flight calls get to finish on shutdown.
     #[arg(long, default_value_t = 5)]
     shutdown_grace_secs: u64,
+    /// Shut down after this many seconds with no client connected and no
+    /// call running (0: never).
+    #[arg(long, default_value_t = 0)]
+    idle_timeout_secs: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -126,6 +130,11 @@ async fn serve(args: Args, auth: Auth) -> anyhow::Result<()> {
         .max_in_flight(args.max_in_flight)
         .call_timeout(Duration::from_millis(args.call_timeout_ms))
         .shutdown_grace(Duration::from_secs(args.shutdown_grace_secs));
+    let config = if args.idle_timeout_secs > 0 {
+        config.idle_timeout(Duration::from_secs(args.idle_timeout_secs))
+    } else {
+        config
+    };
     let server = ToolServer::new(executor, auth, config);
     release_startup_memory();
     match (&args.unix, &args.listen) {

@@ -53,6 +53,11 @@ pub struct LaunchConfig {
     pub ws: WsConfig,
     /// How the executor calls (timeouts, progress, events, interactive asks).
     pub peer: PeerConfig,
+    /// The sandbox shuts itself down (and its container is removed) after
+    /// this long with no client connected and no call running, so one its
+    /// orchestrator forgot does not live forever. Whole seconds, at least
+    /// one. Default none.
+    pub idle_timeout: Option<Duration>,
     /// Extra arguments for `toolwire-server`.
     pub server_args: Vec<String>,
 }
@@ -74,6 +79,7 @@ impl Default for LaunchConfig {
             launch_timeout: Duration::from_secs(300),
             ws: WsConfig::default(),
             peer: PeerConfig::default(),
+            idle_timeout: None,
             server_args: Vec::new(),
         }
     }
@@ -122,6 +128,13 @@ impl LaunchConfig {
         self.ws = config;
         self
     }
+    /// Sets [`LaunchConfig::idle_timeout`].
+    #[must_use]
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
+        self
+    }
+
     /// Sets [`LaunchConfig::server_args`].
     #[must_use]
     pub fn server_args(mut self, args: Vec<String>) -> Self {

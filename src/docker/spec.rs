@@ -104,6 +104,10 @@ pub(super) fn container_body(
     if !binds.is_empty() {
         host.binds = Some(binds);
     }
+    if let Some(idle) = config.idle_timeout {
+        let secs = idle.as_secs().max(1);
+        cmd.extend(["--idle-timeout-secs".to_owned(), secs.to_string()]);
+    }
     cmd.extend(config.server_args.iter().cloned());
     ContainerCreateBody {
         image: Some(image.to_owned()),
@@ -225,6 +229,20 @@ mod tests {
         assert_eq!(labels[LABEL_OWNER], "host/42/7");
         assert_eq!(labels[LABEL_SESSION], "session");
         assert_eq!(labels[LABEL_CREATED], "1700000000");
+    }
+
+    #[test]
+    fn an_idle_timeout_reaches_the_server_in_whole_seconds() {
+        let config = LaunchConfig::default().idle_timeout(std::time::Duration::from_millis(2500));
+        let body = container_body(&config, "img", &WHO, None);
+        let cmd = body.cmd.expect("a command");
+        let at = cmd
+            .iter()
+            .position(|a| a == "--idle-timeout-secs")
+            .expect("the flag");
+        assert_eq!(cmd[at + 1], "2");
+        let cmd = bridge().cmd.expect("a command");
+        assert!(!cmd.contains(&"--idle-timeout-secs".to_owned()));
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! waits (a call that finishes on its first poll is run by the session's
 //! reader). When the shutdown future completes it stops accepting, gives
 //! in-flight calls [`ServerConfig::shutdown_grace`], cancels the rest,
-//! answers each, closes every socket and returns.
+//! answers each, closes every socket and returns. With an idle timeout it
+//! also shuts down by itself once no client and no call was there for it.
 //!
 //! - `auth`: the bearer token check.
 //! - `http`: `/metrics` and the WebSocket upgrade.
@@ -76,6 +77,10 @@ pub struct ServerConfig {
     /// After this long without any frame from a client (a pong included),
     /// its session ends as if it had disconnected. Default 15 s.
     pub heartbeat_timeout: Duration,
+    /// With no client connected and no call running for this long,
+    /// [`ToolServer::serve`] shuts the server down by itself, so a sandbox
+    /// its orchestrator forgot does not live forever. Default none.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for ServerConfig {
@@ -90,6 +95,7 @@ impl Default for ServerConfig {
             ask_timeout: DEFAULT_ASK_TIMEOUT,
             heartbeat_interval: crate::wire::heartbeat::DEFAULT_HEARTBEAT_INTERVAL,
             heartbeat_timeout: crate::wire::heartbeat::DEFAULT_HEARTBEAT_TIMEOUT,
+            idle_timeout: None,
         }
     }
 }
@@ -131,6 +137,12 @@ impl ServerConfig {
     pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
         self.heartbeat_interval = interval;
         self.heartbeat_timeout = timeout;
+        self
+    }
+    /// Sets [`ServerConfig::idle_timeout`].
+    #[must_use]
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = Some(timeout);
         self
     }
     /// Sets [`ServerConfig::ask_timeout`].
@@ -197,6 +209,25 @@ impl ToolServer {
     /// is counted from its first frame until every call of it has answered).
     pub fn sessions(&self) -> tokio::sync::watch::Receiver<usize> {
         self.inner.sessions.subscribe()
+    }
+
+    /// Completes once the server has had no session (so no client and no
+    /// running call) for `timeout` without a break.
+    pub fn idle(&self, timeout: Duration) -> impl Future<Output = ()> + Send + 'static {
+        let mut sessions = self.sessions();
+        async move {
+            loop {
+                // The sender lives as long as the server, so these waits
+                // end only by the count.
+                if sessions.wait_for(|n| *n == 0).await.is_err() {
+                    return;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(timeout) => return,
+                    busy = sessions.wait_for(|n| *n > 0) => if busy.is_err() { return },
+                }
+            }
+        }
     }
 
     /// The server's metrics, as `GET /metrics` serves them.
@@ -268,10 +299,26 @@ impl ToolServer {
         let service = TowerToHyperService::new(self.router());
         let inner = &self.inner;
         tokio::pin!(shutdown);
+        let idle = self
+            .inner
+            .config
+            .idle_timeout
+            .map(|timeout| self.idle(timeout));
+        let idle = async move {
+            match idle {
+                Some(idle) => {
+                    idle.await;
+                    tracing::info!("no client and no call for the idle timeout");
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(idle);
         loop {
             let (io, _addr) = tokio::select! {
                 accepted = listener.accept() => accepted,
                 () = &mut shutdown => break,
+                () = &mut idle => break,
             };
             let service = service.clone();
             let stop = inner.shutting_down.clone();
