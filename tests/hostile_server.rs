@@ -149,3 +149,137 @@ async fn an_answer_of_the_wrong_shape_is_an_error_that_quotes_only_its_head() {
     let text = error.to_string();
     assert!(text.len() < 500, "{} bytes of error", text.len());
 }
+
+/// Answers permission asks after `release`, counting how many run at once.
+struct SlowPerson {
+    asked: std::sync::atomic::AtomicUsize,
+    running: std::sync::atomic::AtomicUsize,
+    most_at_once: std::sync::atomic::AtomicUsize,
+    release: tokio::sync::Semaphore,
+}
+
+impl Default for SlowPerson {
+    fn default() -> Self {
+        Self {
+            asked: Default::default(),
+            running: Default::default(),
+            most_at_once: Default::default(),
+            release: tokio::sync::Semaphore::new(0),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl toolwire::InteractiveHandler for SlowPerson {
+    async fn permission(
+        &self,
+        _ask: toolwire::protocol::PermissionAsk,
+    ) -> toolwire::protocol::PermissionReply {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.asked.fetch_add(1, SeqCst);
+        let now = self.running.fetch_add(1, SeqCst) + 1;
+        self.most_at_once.fetch_max(now, SeqCst);
+        let _ = self.release.acquire().await.map(|permit| permit.forget());
+        self.running.fetch_sub(1, SeqCst);
+        toolwire::protocol::PermissionReply::Once
+    }
+    async fn questions(
+        &self,
+        _ask: toolwire::protocol::QuestionAsk,
+    ) -> toolwire::context::QuestionAnswer {
+        toolwire::context::QuestionAnswer::Rejected
+    }
+}
+
+#[tokio::test]
+async fn asks_for_calls_not_in_flight_are_refused_and_one_call_gets_a_few_at_once() {
+    const FOREIGN: usize = 500;
+    const FOR_THE_CALL: usize = 20;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let (refused_all, mut refusals_done) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.expect("accept");
+        let mut socket = tokio_tungstenite::accept_async(tcp)
+            .await
+            .expect("handshake");
+        let mut call_id = String::new();
+        let (mut rejects, mut allows) = (0, 0);
+        while let Some(Ok(Message::Text(text))) = socket.next().await {
+            let frame: Value = serde_json::from_str(&text).expect("json");
+            let id = frame["id"].as_str().unwrap_or_default().to_owned();
+            let mut out = Vec::new();
+            match frame["type"].as_str() {
+                Some("hello") => out.push(Message::text(
+                    json!({"type": "hello", "id": id, "version": 1, "features": ["interactive"]})
+                        .to_string(),
+                )),
+                Some("request") => {
+                    call_id = id.clone();
+                    for n in 0..FOREIGN + FOR_THE_CALL {
+                        let call = if n < FOREIGN {
+                            "424242"
+                        } else {
+                            call_id.as_str()
+                        };
+                        out.push(Message::text(
+                            json!({"type": "permission_ask", "id": format!("s{n}"), "call_id": call,
+                                   "permission": "bash", "patterns": ["x"]})
+                            .to_string(),
+                        ));
+                    }
+                }
+                Some("permission_reply") => {
+                    if frame["reply"] == "reject" {
+                        rejects += 1;
+                        if rejects == FOREIGN + FOR_THE_CALL - toolwire::peer::MAX_ASKS_PER_CALL {
+                            let _ = refused_all.send(()).await;
+                        }
+                    } else {
+                        allows += 1;
+                    }
+                    if rejects + allows == FOREIGN + FOR_THE_CALL {
+                        out.push(response(&call_id, "done"));
+                    }
+                }
+                _ => {}
+            }
+            for message in out {
+                if socket.send(message).await.is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let person = std::sync::Arc::new(SlowPerson::default());
+    let peer = within(
+        LIMIT,
+        "connect",
+        Peer::connect(
+            &Endpoint::Url(format!("ws://{addr}/ws")),
+            None,
+            &WsConfig::default(),
+            PeerConfig::default().interactive(person.clone()),
+        ),
+    )
+    .await
+    .expect("connect");
+    let call = peer.send(ToolRequest::new("guarded", json!({"command": "x"})));
+    let supervise = async {
+        refusals_done.recv().await.expect("the refusals");
+        use std::sync::atomic::Ordering::SeqCst;
+        // Everything else was refused without the person being asked.
+        assert_eq!(person.asked.load(SeqCst), toolwire::peer::MAX_ASKS_PER_CALL);
+        person
+            .release
+            .add_permits(toolwire::peer::MAX_ASKS_PER_CALL);
+    };
+    let (answer, ()) = within(LIMIT, "the call", futures::future::join(call, supervise)).await;
+    assert_eq!(answer.expect("an answer").output, "done");
+    let most = person
+        .most_at_once
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(most, toolwire::peer::MAX_ASKS_PER_CALL);
+}

@@ -1,7 +1,9 @@
 //! Interactive asks: a server asks this client for a permission decision or
 //! answers on behalf of a running call. Each ask is answered in a task the
 //! peer tracks; at most [`PeerConfig::max_concurrent_asks`](super::PeerConfig)
-//! run at once, the rest are rejected at once.
+//! run at once, at most [`MAX_ASKS_PER_CALL`] for one call, and only for a
+//! call this client is waiting on; the rest are rejected at once (a hostile
+//! server cannot make the handler run for calls that do not exist).
 
 use std::sync::Arc;
 
@@ -21,6 +23,9 @@ pub trait InteractiveHandler: Send + Sync {
     async fn questions(&self, ask: QuestionAsk) -> QuestionAnswer;
 }
 
+/// Asks answered at once for one call at most.
+pub const MAX_ASKS_PER_CALL: usize = 4;
+
 /// An ask from the server.
 pub(super) enum Ask {
     Permission(PermissionAsk),
@@ -32,6 +37,14 @@ impl Ask {
         match self {
             Self::Permission(ask) => &ask.id,
             Self::Question(ask) => &ask.id,
+        }
+    }
+
+    /// The request the ask belongs to, as this client numbered it.
+    fn call(&self) -> Option<u64> {
+        match self {
+            Self::Permission(ask) => ask.call_id.parse().ok(),
+            Self::Question(ask) => ask.call_id.parse().ok(),
         }
     }
 
@@ -58,6 +71,16 @@ pub(super) fn answer(shared: &Arc<Shared>, ask: Ask) {
     let Some(handler) = shared.config.interactive.clone() else {
         return;
     };
+    let Some(call) = ask.call().filter(|call| shared.pending.contains(call)) else {
+        tracing::warn!(id = ask.id(), "an ask for no call in flight: rejected");
+        shared.send_best_effort(&ask.refusal());
+        return;
+    };
+    let Some(call_slot) = CallSlot::take(shared, call) else {
+        tracing::warn!(id = ask.id(), call, "too many asks for one call: rejected");
+        shared.send_best_effort(&ask.refusal());
+        return;
+    };
     let Ok(permit) = shared.ask_slots.clone().try_acquire_owned() else {
         tracing::warn!(id = ask.id(), "too many asks at once: rejected");
         shared.send_best_effort(&ask.refusal());
@@ -66,6 +89,7 @@ pub(super) fn answer(shared: &Arc<Shared>, ask: Ask) {
     let task_shared = shared.clone();
     shared.tasks.spawn(async move {
         let _permit = permit;
+        let _call_slot = call_slot;
         let reply = async {
             match ask {
                 Ask::Permission(ask) => {
@@ -99,4 +123,44 @@ pub(super) fn answer(shared: &Arc<Shared>, ask: Ask) {
             () = task_shared.closed.cancelled() => {}
         }
     });
+}
+
+/// One of a call's [`MAX_ASKS_PER_CALL`] places, freed when dropped.
+struct CallSlot {
+    shared: Arc<Shared>,
+    call: u64,
+}
+
+impl CallSlot {
+    fn take(shared: &Arc<Shared>, call: u64) -> Option<Self> {
+        let mut asks = shared
+            .asks_by_call
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = asks.entry(call).or_default();
+        if *count >= MAX_ASKS_PER_CALL {
+            return None;
+        }
+        *count += 1;
+        Some(Self {
+            shared: shared.clone(),
+            call,
+        })
+    }
+}
+
+impl Drop for CallSlot {
+    fn drop(&mut self) {
+        let mut asks = self
+            .shared
+            .asks_by_call
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = asks.get_mut(&self.call) {
+            *count -= 1;
+            if *count == 0 {
+                asks.remove(&self.call);
+            }
+        }
+    }
 }

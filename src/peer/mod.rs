@@ -17,7 +17,7 @@ mod shared;
 
 pub use crate::wire::heartbeat::{DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TIMEOUT};
 pub use config::{EventCallback, PeerConfig, ProgressCallback};
-pub use interactive::InteractiveHandler;
+pub use interactive::{InteractiveHandler, MAX_ASKS_PER_CALL};
 
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock};
@@ -93,6 +93,7 @@ impl Peer {
             ask_slots: Arc::new(Semaphore::new(config.max_concurrent_asks)),
             tasks: TaskTracker::new(),
             liveness: Liveness::default(),
+            asks_by_call: std::sync::Mutex::default(),
             config,
         });
         let reader = tokio::spawn(reader::read(shared.clone(), stream));

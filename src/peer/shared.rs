@@ -23,6 +23,8 @@ pub(super) struct Shared {
     pub(super) next_id: AtomicU64,
     pub(super) closed: CancellationToken,
     pub(super) close_reason: OnceLock<CallError>,
+    /// Asks being answered, by the request they belong to.
+    pub(super) asks_by_call: std::sync::Mutex<std::collections::HashMap<u64, usize>>,
     /// Frames seen, for the heartbeat.
     pub(super) liveness: crate::wire::heartbeat::Liveness,
     /// Explains a lost connection (a launcher's report of how the sandbox ended).

@@ -47,6 +47,11 @@ impl<K: Eq + Hash + Clone, V> PendingTable<K, V> {
         })
     }
 
+    /// Whether a caller waits for `id`.
+    pub(crate) fn contains(&self, id: &K) -> bool {
+        self.waiters.contains_key(id)
+    }
+
     /// Hands `value` to the waiter for `id`; `false` when nobody waits for it.
     pub(crate) fn complete(&self, id: &K, value: V) -> bool {
         match self.waiters.remove(id) {
