@@ -54,6 +54,24 @@ fn start(args: &[&str]) -> Server {
     }
 }
 
+/// Waits (at most 10 s, without blocking the runtime) for the server to
+/// exit after `what`, and gives its status.
+async fn exit_of(mut server: Server, what: &str) -> std::process::ExitStatus {
+    let pid = server.child.id();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::task::spawn_blocking(move || {
+            let status = server.child.wait();
+            (server, status)
+        }),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("server {pid} did not stop on {what} within 10 s"))
+    .expect("join")
+    .1
+    .expect("wait")
+}
+
 async fn call(
     executor: &RemoteExecutor,
     tool: &str,
@@ -169,7 +187,7 @@ async fn over_a_unix_socket_and_stops_on_sigterm() {
     let token_file = dir.path().join("token");
     std::fs::write(&token_file, TOKEN).expect("token file");
     let socket = dir.path().join("tw.sock");
-    let mut server = start(&[
+    let server = start(&[
         "--unix",
         socket.to_str().expect("utf8"),
         "--workdir",
@@ -195,19 +213,7 @@ async fn over_a_unix_socket_and_stops_on_sigterm() {
 
     // SAFETY: kill(2) on our own child's pid.
     unsafe { libc::kill(server.child.id() as i32, libc::SIGTERM) };
-    let pid = server.child.id();
-    let status = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio::task::spawn_blocking(move || {
-            let status = server.child.wait();
-            (server, status)
-        }),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("server {pid} did not stop on SIGTERM within 10 s"))
-    .expect("join")
-    .1
-    .expect("wait");
+    let status = exit_of(server, "SIGTERM").await;
     assert!(status.success(), "clean exit on SIGTERM: {status}");
     assert!(!socket.exists(), "socket file removed");
 }
@@ -297,19 +303,7 @@ async fn with_an_idle_timeout_it_stays_while_a_client_is_there_and_stops_after()
     // The client leaves: the server stops by itself, cleanly.
     executor.close().await;
     let left = Instant::now();
-    let pid = server.child.id();
-    let status = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio::task::spawn_blocking(move || {
-            let status = server.child.wait();
-            (server, status)
-        }),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("server {pid} did not stop when idle"))
-    .expect("join")
-    .1
-    .expect("wait");
+    let status = exit_of(server, "the idle timeout").await;
     assert!(status.success(), "clean exit when idle: {status}");
     let after = left.elapsed();
     assert!(
