@@ -283,3 +283,59 @@ async fn asks_for_calls_not_in_flight_are_refused_and_one_call_gets_a_few_at_onc
         .load(std::sync::atomic::Ordering::SeqCst);
     assert_eq!(most, toolwire::peer::MAX_ASKS_PER_CALL);
 }
+
+#[tokio::test]
+async fn a_tools_list_or_an_output_over_the_clients_limits_is_refused_naming_the_limit() {
+    let addr = hostile_server(|frame| {
+        let id = frame["id"].as_str().expect("an id").to_owned();
+        match frame["type"].as_str() {
+            Some("tools") => {
+                let tools: Vec<Value> = (0..11)
+                    .map(
+                        |n| json!({"name": format!("t{n}"), "description": "", "input_schema": {}}),
+                    )
+                    .collect();
+                vec![Message::text(
+                    json!({"type": "tools", "id": id, "tools": tools}).to_string(),
+                )]
+            }
+            _ => vec![response(&id, &"z".repeat(4096))],
+        }
+    })
+    .await;
+    let peer = within(
+        LIMIT,
+        "connect",
+        Peer::connect(
+            &Endpoint::Url(format!("ws://{addr}/ws")),
+            None,
+            &WsConfig::default(),
+            PeerConfig::default()
+                .extensions(false)
+                .max_tools(10)
+                .max_output_bytes(1024),
+        ),
+    )
+    .await
+    .expect("connect");
+    let tools = within(LIMIT, "tools", peer.fetch_tools()).await;
+    let error = tools.expect_err("11 tools are over the limit").to_string();
+    assert!(
+        error.contains("11 tools") && error.contains("max_tools"),
+        "{error}"
+    );
+    let output = within(
+        LIMIT,
+        "a call",
+        peer.send(ToolRequest::new("echo", json!({"text": "hi"}))),
+    )
+    .await;
+    let error = output
+        .expect_err("4096 bytes are over the limit")
+        .to_string();
+    assert!(
+        error.contains("4096 bytes") && error.contains("max_output_bytes"),
+        "{error}"
+    );
+    assert!(!peer.is_closed(), "the connection stays usable");
+}

@@ -36,6 +36,13 @@ pub struct PeerConfig {
     /// Interactive asks answered at once at most; more are rejected at once
     /// (a hostile server cannot start unbounded handler tasks). Default 16.
     pub max_concurrent_asks: usize,
+    /// Tools a server may list at most; a longer list is refused with an
+    /// error naming this limit. Default 1024.
+    pub max_tools: usize,
+    /// Bytes of one response's `output` at most; a longer one is refused
+    /// with an error naming this limit (the server cuts its own outputs at
+    /// 50 KiB by default). Default 16 MiB.
+    pub max_output_bytes: usize,
     /// Say `hello` and use extensions. Default true; a server that does not
     /// know `hello` (sol's) is then spoken to in the core protocol.
     pub extensions: bool,
@@ -66,6 +73,8 @@ impl Default for PeerConfig {
             loss_explanation_wait: Duration::from_secs(1),
             close_timeout: Duration::from_secs(2),
             max_concurrent_asks: 16,
+            max_tools: 1024,
+            max_output_bytes: 16 << 20,
             extensions: true,
             on_progress: None,
             on_event: None,
@@ -144,6 +153,20 @@ impl PeerConfig {
     pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
         self.heartbeat_interval = interval;
         self.heartbeat_timeout = timeout;
+        self
+    }
+
+    /// Sets [`PeerConfig::max_tools`].
+    #[must_use]
+    pub fn max_tools(mut self, n: usize) -> Self {
+        self.max_tools = n;
+        self
+    }
+
+    /// Sets [`PeerConfig::max_output_bytes`].
+    #[must_use]
+    pub fn max_output_bytes(mut self, bytes: usize) -> Self {
+        self.max_output_bytes = bytes;
         self
     }
 

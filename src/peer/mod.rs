@@ -236,7 +236,17 @@ impl Peer {
             )
             .await?;
         match reply {
-            ServerMessage::Response(frame) => Outcome::from_frame(frame)?.into_result(),
+            ServerMessage::Response(frame) => {
+                let response = Outcome::from_frame(frame)?.into_result()?;
+                let limit = self.shared.config.max_output_bytes;
+                if response.output.len() > limit {
+                    return Err(CallError::Protocol(format!(
+                        "the tool's output of {} bytes is over this client's limit of {limit} bytes (PeerConfig::max_output_bytes)",
+                        response.output.len()
+                    )));
+                }
+                Ok(response)
+            }
             other => Err(unexpected("a response", &other)),
         }
     }
@@ -255,7 +265,16 @@ impl Peer {
             )
             .await?;
         match reply {
-            ServerMessage::Tools { tools, .. } => Ok(tools),
+            ServerMessage::Tools { tools, .. } => {
+                let limit = self.shared.config.max_tools;
+                if tools.len() > limit {
+                    return Err(CallError::Protocol(format!(
+                        "the tool server listed {} tools, over this client's limit of {limit} (PeerConfig::max_tools)",
+                        tools.len()
+                    )));
+                }
+                Ok(tools)
+            }
             ServerMessage::Response(frame) if !frame.error.is_empty() => {
                 Err(CallError::Refused(frame.error))
             }
