@@ -126,27 +126,6 @@ impl CallRecord {
         self.lifecycle.state()
     }
 
-    /// What stays behind once the writer took a final record: its id and
-    /// its last transition, so it still reads as final.
-    pub(crate) fn emptied(&self) -> Self {
-        let mut lifecycle = Lifecycle::received(0);
-        if let Some(last) = self.transitions().last() {
-            lifecycle = Lifecycle::ended_as(*last);
-        }
-        Self {
-            id: self.id.clone(),
-            session: String::new(),
-            tool: String::new(),
-            tool_call_id: String::new(),
-            input: String::new(),
-            lifecycle,
-            decisions: Vec::new(),
-            response: None,
-            response_truncated: false,
-            error: None,
-        }
-    }
-
     /// Every step so far.
     pub fn transitions(&self) -> &[Transition] {
         self.lifecycle.transitions()

@@ -160,13 +160,6 @@ impl Lifecycle {
         }
     }
 
-    /// Only `last`: what is left of a record once it was written.
-    pub(crate) fn ended_as(last: Transition) -> Self {
-        Self {
-            transitions: vec![last],
-        }
-    }
-
     /// The current state.
     pub fn state(&self) -> CallState {
         self.transitions

@@ -295,18 +295,11 @@ fn write_batch(
             // Taken out of the queue before it is read: a change after this
             // queues it again, so the newest state is always written.
             pending.queued.store(false, Ordering::Release);
-            // Taken when final (nobody changes it any more), else a copy:
-            // the call must never wait on the lock while the database makes
-            // the writer wait.
-            let record = {
-                let mut guard = pending.lock();
-                if guard.state().is_final() {
-                    let emptied = guard.emptied();
-                    std::mem::replace(&mut *guard, emptied)
-                } else {
-                    guard.clone()
-                }
-            };
+            // A copy: the call must never wait on the lock while the
+            // database makes the writer wait, and a call may still change a
+            // record whose state is final (its answer comes after a denial
+            // seen in the events).
+            let record = pending.lock().clone();
             let row = Some(pending.row.load(Ordering::Relaxed)).filter(|r| *r != 0);
             match statements.write(&record, row) {
                 Ok(row) => {
