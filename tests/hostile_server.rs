@@ -44,20 +44,20 @@ async fn hostile_server(
     addr
 }
 
-async fn connect(addr: std::net::SocketAddr, ws: WsConfig) -> Peer {
+/// Connects with `config`; in sol's core protocol (no hello) unless the
+/// script answers hello, so it sees requests only.
+async fn connect(addr: std::net::SocketAddr, ws: WsConfig, config: PeerConfig) -> Peer {
     within(
         LIMIT,
         "connect",
-        Peer::connect(
-            &Endpoint::Url(format!("ws://{addr}/ws")),
-            None,
-            &ws,
-            // sol's core protocol: no hello, so the server script sees requests only.
-            PeerConfig::default().extensions(false),
-        ),
+        Peer::connect(&Endpoint::Url(format!("ws://{addr}/ws")), None, &ws, config),
     )
     .await
     .expect("connect")
+}
+
+fn core_protocol() -> PeerConfig {
+    PeerConfig::default().extensions(false)
 }
 
 fn response(id: &str, output: &str) -> Message {
@@ -82,7 +82,7 @@ async fn garbage_foreign_ids_and_duplicates_are_dropped_and_every_call_gets_its_
         ]
     })
     .await;
-    let peer = connect(addr, WsConfig::default()).await;
+    let peer = connect(addr, WsConfig::default(), core_protocol()).await;
     for n in 0..5 {
         let response = within(
             LIMIT,
@@ -108,7 +108,12 @@ async fn a_frame_over_the_clients_limit_ends_the_connection_with_a_clear_error()
         vec![response(&id, &huge)]
     })
     .await;
-    let peer = connect(addr, WsConfig::default().max_message_bytes(1 << 20)).await;
+    let peer = connect(
+        addr,
+        WsConfig::default().max_message_bytes(1 << 20),
+        core_protocol(),
+    )
+    .await;
     let result = within(
         LIMIT,
         "the call to fail",
@@ -138,7 +143,7 @@ async fn an_answer_of_the_wrong_shape_is_an_error_that_quotes_only_its_head() {
         )]
     })
     .await;
-    let peer = connect(addr, WsConfig::default()).await;
+    let peer = connect(addr, WsConfig::default(), core_protocol()).await;
     let result = within(
         LIMIT,
         "the call",
@@ -254,18 +259,12 @@ async fn asks_for_calls_not_in_flight_are_refused_and_one_call_gets_a_few_at_onc
         }
     });
     let person = std::sync::Arc::new(SlowPerson::default());
-    let peer = within(
-        LIMIT,
-        "connect",
-        Peer::connect(
-            &Endpoint::Url(format!("ws://{addr}/ws")),
-            None,
-            &WsConfig::default(),
-            PeerConfig::default().interactive(person.clone()),
-        ),
+    let peer = connect(
+        addr,
+        WsConfig::default(),
+        PeerConfig::default().interactive(person.clone()),
     )
-    .await
-    .expect("connect");
+    .await;
     let call = peer.send(ToolRequest::new("guarded", json!({"command": "x"})));
     let supervise = async {
         refusals_done.recv().await.expect("the refusals");
@@ -303,21 +302,15 @@ async fn a_tools_list_or_an_output_over_the_clients_limits_is_refused_naming_the
         }
     })
     .await;
-    let peer = within(
-        LIMIT,
-        "connect",
-        Peer::connect(
-            &Endpoint::Url(format!("ws://{addr}/ws")),
-            None,
-            &WsConfig::default(),
-            PeerConfig::default()
-                .extensions(false)
-                .max_tools(10)
-                .max_output_bytes(1024),
-        ),
+    let peer = connect(
+        addr,
+        WsConfig::default(),
+        PeerConfig::default()
+            .extensions(false)
+            .max_tools(10)
+            .max_output_bytes(1024),
     )
-    .await
-    .expect("connect");
+    .await;
     let tools = within(LIMIT, "tools", peer.fetch_tools()).await;
     let error = tools.expect_err("11 tools are over the limit").to_string();
     assert!(

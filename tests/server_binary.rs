@@ -54,6 +54,19 @@ fn start(args: &[&str]) -> Server {
     }
 }
 
+/// A `RemoteExecutor` connected over TCP to a server started on `--listen`.
+async fn executor_over_tcp(server: &Server) -> RemoteExecutor {
+    let peer = Peer::connect(
+        &Endpoint::Url(format!("ws://{}/ws", server.ready)),
+        Some(TOKEN),
+        &WsConfig::default(),
+        PeerConfig::default(),
+    )
+    .await
+    .expect("connect");
+    RemoteExecutor::new(Arc::new(peer))
+}
+
 /// Waits (at most 10 s, without blocking the runtime) for the server to
 /// exit after `what`, and gives its status.
 async fn exit_of(mut server: Server, what: &str) -> std::process::ExitStatus {
@@ -110,16 +123,7 @@ async fn the_real_binary_serves_the_builtin_tools_and_hides_its_token() {
         "token not in argv"
     );
 
-    let url = format!("ws://{}/ws", server.ready);
-    let peer = Peer::connect(
-        &Endpoint::Url(url),
-        Some(TOKEN),
-        &WsConfig::default(),
-        PeerConfig::default(),
-    )
-    .await
-    .expect("connect");
-    let executor = RemoteExecutor::new(Arc::new(peer));
+    let executor = executor_over_tcp(&server).await;
     executor
         .set_rules(vec![PermissionRule::new("*", "*", Action::Allow)])
         .await
@@ -280,15 +284,7 @@ async fn with_an_idle_timeout_it_stays_while_a_client_is_there_and_stops_after()
         "--idle-timeout-secs",
         "1",
     ]);
-    let peer = Peer::connect(
-        &Endpoint::Url(format!("ws://{}/ws", server.ready)),
-        Some(TOKEN),
-        &WsConfig::default(),
-        PeerConfig::default(),
-    )
-    .await
-    .expect("connect");
-    let executor = RemoteExecutor::new(Arc::new(peer));
+    let executor = executor_over_tcp(&server).await;
     // A client is connected for three idle timeouts; the server stays.
     for _ in 0..3 {
         executor
