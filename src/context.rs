@@ -177,7 +177,7 @@ impl CallContext {
         let action = match decision {
             Decision::Allow => Action::Allow,
             Decision::Deny { .. } => Action::Deny,
-            Decision::Ask => Action::Ask,
+            Decision::Ask { .. } => Action::Ask,
         };
         self.shared
             .metrics
@@ -194,7 +194,10 @@ impl CallContext {
                 "permission `{}` for `{pattern}` is denied by a rule",
                 request.permission
             ))),
-            Decision::Ask => self.ask_client_permission(request).await,
+            Decision::Ask { undecided } => {
+                self.ask_client_permission(narrowed(request, undecided))
+                    .await
+            }
         }
     }
 
@@ -221,14 +224,20 @@ impl CallContext {
         match reply {
             Some(PermissionReply::Once) => Ok(()),
             Some(PermissionReply::Always) => {
-                let always = if request.always.is_empty() {
-                    &request.patterns
+                // Without suggestions, the asked patterns themselves; never
+                // an opaque one (no allow rule could apply to it anyway).
+                let always: Vec<&String> = if request.always.is_empty() {
+                    request
+                        .patterns
+                        .iter()
+                        .filter(|p| !request.opaque.contains(p))
+                        .collect()
                 } else {
-                    &request.always
+                    request.always.iter().collect()
                 };
                 self.shared
                     .permissions
-                    .add_rules(always.iter().map(|pattern| {
+                    .add_rules(always.into_iter().map(|pattern| {
                         PermissionRule::new(&request.permission, pattern, Action::Allow)
                     }));
                 Ok(())
@@ -289,6 +298,19 @@ impl CallContext {
         });
         Ok(answers)
     }
+}
+
+/// The request as the person sees it: only the patterns the rules left
+/// undecided, and only the `always` suggestions that cover one of them.
+fn narrowed(mut request: PermissionRequest, undecided: Vec<String>) -> PermissionRequest {
+    request.always.retain(|always| {
+        undecided.iter().any(|pattern| {
+            crate::bus::wildcard::matches(always, pattern)
+                || always.strip_suffix(" *") == Some(pattern.as_str())
+        })
+    });
+    request.patterns = undecided;
+    request
 }
 
 /// What a tool may know of the permission rules: how they decide, never a

@@ -53,6 +53,7 @@ pub mod peer;
 pub mod protocol;
 mod remote;
 pub mod server;
+pub mod shell;
 pub mod tool;
 pub mod tools;
 pub mod transport;

@@ -9,6 +9,7 @@ use std::path::Path;
 const FLOORS: &[(&str, u8)] = &[
     ("protocol", 1),
     ("metrics", 1),
+    ("shell", 1),
     ("bus", 2),
     ("error", 2),
     ("context", 3),

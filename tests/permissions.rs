@@ -121,7 +121,8 @@ async fn an_interactive_client_is_asked_on_the_same_connection() {
     );
     transport.close().await;
 
-    // "always" adds a rule: the next matching call is not asked again.
+    // "always" adds a rule for the subcommand (the arity table): the next
+    // call of it is not asked again.
     let always = handler(Some(PermissionReply::Always));
     let transport = server
         .connect_with(PeerConfig::default().interactive(always.clone()))
@@ -133,18 +134,18 @@ async fn an_interactive_client_is_asked_on_the_same_connection() {
     let second = within(
         LIMIT,
         "covered by the new rule",
-        transport.send(guarded("cargo test")),
+        transport.send(guarded("cargo build --release")),
     )
     .await
     .expect("answer");
-    assert_eq!(second.output, "ran cargo test");
+    assert_eq!(second.output, "ran cargo build --release");
     assert_eq!(always.asks.load(Ordering::SeqCst), 1);
     assert!(
         server
             .shared
             .permissions
             .rules()
-            .contains(&PermissionRule::new("bash", "cargo *", Action::Allow)),
+            .contains(&PermissionRule::new("bash", "cargo build *", Action::Allow)),
         "{:?}",
         server.shared.permissions.rules()
     );

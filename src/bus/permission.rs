@@ -13,7 +13,13 @@ pub struct PermissionRequest {
     pub permission: String,
     /// What is accessed: the command, the workdir-relative path, the outside path.
     pub patterns: Vec<String>,
-    /// Patterns an `always` reply turns into allow rules (`git *` for `git status`).
+    /// What the tool could not understand (a bash script that does not
+    /// parse, a command name that is not literal): a deny rule still denies
+    /// these, but no allow rule allows them, so they always ask.
+    pub opaque: Vec<String>,
+    /// Patterns an `always` reply turns into allow rules (`git status *` for
+    /// `git status -s`). When an ask lists only some patterns, the
+    /// suggestions that cover none of them are left out.
     pub always: Vec<String>,
     /// Context for the person deciding.
     pub metadata: crate::protocol::Metadata,
@@ -29,8 +35,11 @@ pub enum Decision {
         /// The denied pattern.
         pattern: String,
     },
-    /// No deny, but at least one pattern has no allowing rule.
-    Ask,
+    /// No deny, but some patterns have no allowing rule (or are opaque).
+    Ask {
+        /// The patterns to ask about, in the request's order.
+        undecided: Vec<String>,
+    },
 }
 
 /// The server's permission rules: `{permission, pattern, action}`, both
@@ -88,16 +97,16 @@ impl PermissionManager {
     }
 
     /// The verdict for a request: any denied pattern denies it, otherwise any
-    /// undecided pattern asks, otherwise it is allowed. A request with no
-    /// patterns is judged by the pattern `*`.
+    /// undecided or opaque pattern asks, otherwise it is allowed. A request
+    /// with no patterns at all is judged by the pattern `*`.
     pub fn decide(&self, request: &PermissionRequest) -> Decision {
         let star = ["*".to_owned()];
-        let patterns: &[String] = if request.patterns.is_empty() {
+        let patterns: &[String] = if request.patterns.is_empty() && request.opaque.is_empty() {
             &star
         } else {
             &request.patterns
         };
-        let mut decision = Decision::Allow;
+        let mut undecided = Vec::new();
         for pattern in patterns {
             match self.evaluate(&request.permission, pattern) {
                 Action::Deny => {
@@ -105,11 +114,23 @@ impl PermissionManager {
                         pattern: pattern.clone(),
                     };
                 }
-                Action::Ask => decision = Decision::Ask,
+                Action::Ask => undecided.push(pattern.clone()),
                 Action::Allow => {}
             }
         }
-        decision
+        for pattern in &request.opaque {
+            if self.evaluate(&request.permission, pattern) == Action::Deny {
+                return Decision::Deny {
+                    pattern: pattern.clone(),
+                };
+            }
+            undecided.push(pattern.clone());
+        }
+        if undecided.is_empty() {
+            Decision::Allow
+        } else {
+            Decision::Ask { undecided }
+        }
     }
 }
 
@@ -125,10 +146,35 @@ mod tests {
         }
     }
 
+    fn ask(pattern: &str) -> Decision {
+        Decision::Ask {
+            undecided: vec![pattern.into()],
+        }
+    }
+
+    #[test]
+    fn opaque_patterns_ask_under_any_allow_rule_but_deny_rules_still_deny() {
+        let pm = PermissionManager::new();
+        pm.set_rules(vec![
+            PermissionRule::new("*", "*", Action::Allow),
+            PermissionRule::new("bash", "*rm *", Action::Deny),
+        ]);
+        let mut script = request("bash", "git status");
+        script.opaque.push("echo 'unterminated".into());
+        assert_eq!(pm.decide(&script), ask("echo 'unterminated"));
+        script.opaque.push("$X; rm -rf /".into());
+        assert_eq!(
+            pm.decide(&script),
+            Decision::Deny {
+                pattern: "$X; rm -rf /".into()
+            }
+        );
+    }
+
     #[test]
     fn no_rule_asks_and_last_match_wins() {
         let pm = PermissionManager::new();
-        assert_eq!(pm.decide(&request("bash", "ls")), Decision::Ask);
+        assert_eq!(pm.decide(&request("bash", "ls")), ask("ls"));
         pm.set_rules(vec![
             PermissionRule::new("bash", "*", Action::Allow),
             PermissionRule::new("bash", "rm *", Action::Deny),
@@ -141,8 +187,8 @@ mod tests {
                 pattern: "rm -rf /".into()
             }
         );
-        assert_eq!(pm.decide(&request("bash", "rm -i x")), Decision::Ask);
-        assert_eq!(pm.decide(&request("edit", "a.txt")), Decision::Ask);
+        assert_eq!(pm.decide(&request("bash", "rm -i x")), ask("rm -i x"));
+        assert_eq!(pm.decide(&request("edit", "a.txt")), ask("a.txt"));
     }
 
     #[test]

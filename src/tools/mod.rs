@@ -158,6 +158,7 @@ async fn ask_edit(
     ctx.ask_permission(PermissionRequest {
         permission: "edit".into(),
         patterns: vec![shown.to_owned()],
+        opaque: Vec::new(),
         always: vec!["*".to_owned()],
         metadata,
     })

@@ -106,6 +106,7 @@ pub async fn resolve_for_tool(ctx: &CallContext, raw: &str) -> Result<PathBuf, T
         ctx.ask_permission(PermissionRequest {
             permission: "external_directory".into(),
             patterns: vec![path.display().to_string()],
+            opaque: Vec::new(),
             always: vec![format!("{}/*", parent.display())],
             metadata: [("requested".to_owned(), raw.into())].into_iter().collect(),
         })

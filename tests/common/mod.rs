@@ -146,7 +146,10 @@ impl TypedTool for Guarded {
         ctx.ask_permission(PermissionRequest {
             permission: "bash".into(),
             patterns: vec![input.command.clone()],
-            always: vec![toolwire::tools::bash::always_pattern(&input.command)],
+            opaque: Vec::new(),
+            always: vec![toolwire::shell::always_pattern(
+                &input.command.split(' ').collect::<Vec<_>>(),
+            )],
             ..PermissionRequest::default()
         })
         .await?;

@@ -1,5 +1,9 @@
 //! `bash`: runs a command with `bash -c` in the workdir.
 //!
+//! Before it runs, the script is read with a shell parser and every command
+//! in it is asked for as a `bash` pattern, every path outside the workdir it
+//! writes or enters as `external_directory` (see [`permission_requests`]).
+//!
 //! The command runs in its own process group with stdin from /dev/null and a
 //! clean environment (never the server's). stdout and stderr are read into
 //! one capped buffer, in arrival order. When the shell exits, or the call
@@ -17,8 +21,11 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use tokio::io::AsyncReadExt;
 
+mod permission;
+
+pub use permission::permission_requests;
+
 use super::ToolsConfig;
-use crate::bus::PermissionRequest;
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::protocol::ToolResponse;
@@ -48,15 +55,6 @@ impl Bash {
     /// A bash tool with these limits.
     pub fn new(config: Arc<ToolsConfig>) -> Self {
         Self { config }
-    }
-}
-
-/// The `always` suggestion for a command: its first word and a wildcard
-/// (`git status` -> `git *`).
-pub fn always_pattern(command: &str) -> String {
-    match command.split_whitespace().next() {
-        Some(first) => format!("{first} *"),
-        None => "*".to_owned(),
     }
 }
 
@@ -127,15 +125,7 @@ impl TypedTool for Bash {
         if input.command.trim().is_empty() {
             return Err(ToolError::failed("the command is empty"));
         }
-        ctx.ask_permission(PermissionRequest {
-            permission: "bash".into(),
-            patterns: vec![input.command.clone()],
-            always: vec![always_pattern(&input.command)],
-            metadata: [("command".to_owned(), input.command.clone().into())]
-                .into_iter()
-                .collect(),
-        })
-        .await?;
+        permission::check(&ctx, &input.command).await?;
 
         let timeout = Duration::from_millis(
             input
@@ -312,13 +302,6 @@ async fn pump(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn always_pattern_keeps_the_program() {
-        assert_eq!(always_pattern("git status"), "git *");
-        assert_eq!(always_pattern("  ls"), "ls *");
-        assert_eq!(always_pattern(""), "*");
-    }
 
     #[test]
     fn capped_output_keeps_the_head_and_counts_the_rest() {
