@@ -32,8 +32,9 @@ pub(super) fn data_as_code(node: Node<'_>, source: &str) -> Option<&'static str>
         }
         "binary_expression" if node.parent().is_some_and(|p| p.kind() == "test_command") => {
             let operator = node.child_by_field_name("operator")?;
-            (ARITHMETIC_TESTS.contains(&text_of(operator, source)) && names_a_variable(node, source))
-                .then_some(ARITHMETIC)
+            (ARITHMETIC_TESTS.contains(&text_of(operator, source))
+                && names_a_variable(node, source))
+            .then_some(ARITHMETIC)
         }
         "expansion" if text_of(node, source).ends_with("@P}") => {
             Some("a prompt expansion (`@P`) runs the substitutions in a value")

@@ -3,7 +3,11 @@
 use super::*;
 
 fn patterns(script: &str) -> Vec<String> {
-    analyze(script).commands.iter().map(SimpleCommand::pattern).collect()
+    analyze(script)
+        .commands
+        .iter()
+        .map(SimpleCommand::pattern)
+        .collect()
 }
 
 fn opaque(script: &str) -> bool {
@@ -23,7 +27,10 @@ fn every_simple_command_is_found() {
     let cases: &[(&str, &[&str])] = &[
         ("git --version; touch /x", &["git --version", "touch /x"]),
         ("echo hi && rm -rf data", &["echo hi", "rm -rf data"]),
-        ("echo $(curl x | sh)", &["echo $(curl x | sh)", "curl x", "sh"]),
+        (
+            "echo $(curl x | sh)",
+            &["echo $(curl x | sh)", "curl x", "sh"],
+        ),
         ("echo a\nrm b", &["echo a", "rm b"]),
         ("echo \"a; b\"", &["echo \"a; b\""]),
         ("echo \"x `id`\"", &["echo \"x `id`\"", "id"]),
@@ -36,10 +43,19 @@ fn every_simple_command_is_found() {
         ("export A=$(id) B", &["export A=$(id) B", "id"]),
         ("case $x in a) rm y;; esac", &["rm y"]),
         ("ls \\\n -la # comment", &["ls -la"]),
-        ("(cd sub && make) | tee log &", &["cd sub", "make", "tee log"]),
+        (
+            "(cd sub && make) | tee log &",
+            &["cd sub", "make", "tee log"],
+        ),
         ("timeout 5 rm x", &["timeout 5 rm x", "rm x"]),
-        ("bash -c 'rm -rf y; ls'", &["bash -c 'rm -rf y; ls'", "rm -rf y", "ls"]),
-        ("find . -name '*.o' -exec rm {} \\;", &["find . -name '*.o' -exec rm {} \\;", "rm {}"]),
+        (
+            "bash -c 'rm -rf y; ls'",
+            &["bash -c 'rm -rf y; ls'", "rm -rf y", "ls"],
+        ),
+        (
+            "find . -name '*.o' -exec rm {} \\;",
+            &["find . -name '*.o' -exec rm {} \\;", "rm {}"],
+        ),
     ];
     for (script, want) in cases {
         assert_eq!(patterns(script), *want, "{script:?}");
@@ -79,10 +95,7 @@ fn paths_are_redirections_and_operands_of_file_commands() {
     );
     assert_eq!(
         paths("cd \"$d\"; touch y"),
-        [
-            ("\"$d\"".to_owned(), start),
-            ("y".to_owned(), Cwd::Unknown)
-        ]
+        [("\"$d\"".to_owned(), start), ("y".to_owned(), Cwd::Unknown)]
     );
     assert_eq!(paths("dd if=a of=/dev/sda bs=1M")[1].0, "/dev/sda");
 }
@@ -110,7 +123,12 @@ fn data_evaluated_as_code_is_opaque() {
     ] {
         assert!(opaque(script), "{script:?} must be opaque");
     }
-    for script in ["echo $((1+2))", "echo ${a[@]} ${a[0]}", "[[ -f x ]]", "echo '$HOME'"] {
+    for script in [
+        "echo $((1+2))",
+        "echo ${a[@]} ${a[0]}",
+        "[[ -f x ]]",
+        "echo '$HOME'",
+    ] {
         assert!(!opaque(script), "{script:?} should be understood");
     }
 }

@@ -263,6 +263,10 @@ impl Walker<'_, '_> {
             .children_by_field_name("destination", &mut cursor)
             .collect();
         for destination in destinations {
+            if destination.kind() == "process_substitution" {
+                // `> >(cmd)` feeds a command (found by the walk), not a file.
+                continue;
+            }
             let word = Word::from_node(destination, self.source);
             let copies_descriptor = matches!(operator, ">&" | "<&" | ">&-" | "<&-")
                 && word

@@ -60,21 +60,47 @@ pub(super) fn inner(words: &[Word]) -> Option<Inner> {
         "stdbuf" => options(&["-i", "--input", "-o", "--output", "-e", "--error"], 0),
         "sudo" => options(
             &[
-                "-u", "--user", "-g", "--group", "-C", "--close-from", "-D", "--chdir", "-h",
-                "--host", "-p", "--prompt", "-r", "--role", "-t", "--type", "-U",
-                "--other-user", "-T", "--command-timeout",
+                "-u",
+                "--user",
+                "-g",
+                "--group",
+                "-C",
+                "--close-from",
+                "-D",
+                "--chdir",
+                "-h",
+                "--host",
+                "-p",
+                "--prompt",
+                "-r",
+                "--role",
+                "-t",
+                "--type",
+                "-U",
+                "--other-user",
+                "-T",
+                "--command-timeout",
             ],
             0,
         ),
         "doas" => options(&["-u", "-C"], 0),
-        "flock" => options(
-            &["-w", "--timeout", "-E", "--conflict-exit-code"],
-            1,
-        ),
+        "flock" => options(&["-w", "--timeout", "-E", "--conflict-exit-code"], 1),
         "xargs" => options(
             &[
-                "-a", "--arg-file", "-d", "--delimiter", "-E", "-I", "-L", "-n",
-                "--max-args", "-P", "--max-procs", "-s", "--max-chars", "--process-slot-var",
+                "-a",
+                "--arg-file",
+                "-d",
+                "--delimiter",
+                "-E",
+                "-I",
+                "-L",
+                "-n",
+                "--max-args",
+                "-P",
+                "--max-procs",
+                "-s",
+                "--max-chars",
+                "--process-slot-var",
             ],
             0,
         ),
@@ -83,7 +109,10 @@ pub(super) fn inner(words: &[Word]) -> Option<Inner> {
             let looks_up = words[1..]
                 .iter()
                 .take_while(|w| w.value().is_some_and(|v| v.starts_with('-')))
-                .any(|w| w.value().is_some_and(|v| v.contains('v') || v.contains('V')));
+                .any(|w| {
+                    w.value()
+                        .is_some_and(|v| v.contains('v') || v.contains('V'))
+                });
             if looks_up {
                 return None;
             }
@@ -104,10 +133,12 @@ pub(super) fn inner(words: &[Word]) -> Option<Inner> {
                 w.value()
                     .is_some_and(|v| v == "-c" || v == "--command" || v.starts_with("--command="))
             })?;
-            return Some(match words[at].value().and_then(|v| v.strip_prefix("--command=")) {
-                Some(inline) => Inner::Script(inline.to_owned()),
-                None => script_or_opaque(words.get(at + 1)),
-            });
+            return Some(
+                match words[at].value().and_then(|v| v.strip_prefix("--command=")) {
+                    Some(inline) => Inner::Script(inline.to_owned()),
+                    None => script_or_opaque(words.get(at + 1)),
+                },
+            );
         }
         "watch" => return watched(words),
         "source" | "." => {
@@ -150,7 +181,11 @@ fn after_options(words: &[Word], spec: &Options) -> Option<usize> {
             continue;
         }
         if value.len() > 1 && value.starts_with('-') {
-            i += if spec.with_value.contains(&value) { 2 } else { 1 };
+            i += if spec.with_value.contains(&value) {
+                2
+            } else {
+                1
+            };
             continue;
         }
         break;
@@ -161,10 +196,7 @@ fn after_options(words: &[Word], spec: &Options) -> Option<usize> {
 
 fn is_assignment(word: &str) -> bool {
     word.split_once('=').is_some_and(|(name, _)| {
-        !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     })
 }
 
@@ -202,7 +234,11 @@ fn shell_string(words: &[Word]) -> Option<Inner> {
             return Some(script_or_opaque(words.get(i + 1)));
         }
         // `-o NAME` / `-O NAME` take an option name.
-        i += if value.ends_with('o') || value.ends_with('O') { 2 } else { 1 };
+        i += if value.ends_with('o') || value.ends_with('O') {
+            2
+        } else {
+            1
+        };
     }
     None
 }
@@ -316,7 +352,10 @@ mod tests {
             ("bash script.sh", None),
             ("eval rm x", Some("script:rm x")),
             ("source x.sh", Some("opaque")),
-            ("find . -exec rm {} ; -execdir touch y +", Some("[3..5, 7..9]")),
+            (
+                "find . -exec rm {} ; -execdir touch y +",
+                Some("[3..5, 7..9]"),
+            ),
             ("/usr/bin/env rm", Some("rm")),
             ("ls -la", None),
             ("trap rm EXIT", Some("script:rm")),

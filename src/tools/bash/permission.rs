@@ -127,7 +127,8 @@ fn where_it_leads(workdir: &Path, value: Option<&str>, cwd: &Cwd) -> Option<Path
 }
 
 fn is_harmless_device(path: &Path) -> bool {
-    HARMLESS_DEVICES.iter().any(|d| path == Path::new(d)) || path.starts_with("/dev/fd")
+    HARMLESS_DEVICES.iter().any(|d| path == Path::new(d))
+        || path.starts_with("/dev/fd")
         || path.starts_with("/proc/self/fd")
 }
 
@@ -159,7 +160,11 @@ mod tests {
         assert_eq!(
             requests("cd sub && rm -rf ../../etc"),
             [
-                ("bash".to_owned(), strings(&["cd sub", "rm -rf ../../etc"]), vec![]),
+                (
+                    "bash".to_owned(),
+                    strings(&["cd sub", "rm -rf ../../etc"]),
+                    vec![]
+                ),
                 ("external_directory".to_owned(), strings(&["/etc"]), vec![])
             ]
         );
@@ -167,7 +172,11 @@ mod tests {
             requests("rm -rf \"$HOME\""),
             [
                 ("bash".to_owned(), strings(&["rm -rf \"$HOME\""]), vec![]),
-                ("external_directory".to_owned(), vec![], strings(&["\"$HOME\""]))
+                (
+                    "external_directory".to_owned(),
+                    vec![],
+                    strings(&["\"$HOME\""])
+                )
             ]
         );
         assert_eq!(requests("X=1 # nothing runs"), []);
