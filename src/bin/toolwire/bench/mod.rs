@@ -15,6 +15,7 @@
 mod containers;
 mod floor;
 mod measure;
+mod permission;
 mod report;
 
 use containers::containers;
@@ -220,6 +221,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let spawn_p50_us = percentile(&mut spawn_samples, 0.5);
     let bash_true_p50_us = percentile(&mut bash_samples, 0.5);
     let concurrent_64x200ms_wall_ms = concurrent_sleeps(executor.clone()).await?;
+    let bash_permission_check_us = permission::bash_permission_check_us(2000);
     executor.close().await;
     drop(server_child);
     drop(floor_child);
@@ -257,6 +259,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "bash_true_p50_us": bash_true_p50_us,
         "bash_overhead_us": bash_true_p50_us - spawn_p50_us,
         "concurrent_64x200ms_wall_ms": concurrent_64x200ms_wall_ms,
+        "bash_permission_check_us": bash_permission_check_us,
         "container_floor_ms": container_floor_ms,
         "cold_start_ms": cold_start_ms,
         "cold_start_overhead_ms": cold_start_ms.zip(container_floor_ms).map(|(c, f)| c - f),

@@ -64,6 +64,13 @@ pub(super) fn print_table(report: &Value) {
         f("bash_overhead_us")
     );
     println!(
+        "{:<34} {:>12} {:>12} {:>10}  <= 50 us",
+        "bash permission check p50 (us)",
+        "",
+        f("bash_permission_check_us"),
+        ""
+    );
+    println!(
         "{:<34} {:>12} {:>12} {:>10}  <= 300 ms",
         "64 x 200 ms calls, wall (ms)",
         "200.0",
