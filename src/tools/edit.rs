@@ -1,10 +1,12 @@
 //! `edit`: replaces an exact string in a file, atomically.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ask_edit, blocking, paths};
+use super::{ask_edit, blocking, confine, paths};
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::protocol::ToolResponse;
@@ -57,28 +59,28 @@ impl TypedTool for Edit {
         }
         let path = paths::resolve_for_tool(&ctx, &input.path).await?;
         let shown = paths::display(ctx.workdir(), &path);
+        let place = Arc::new(confine::place(ctx.workdir(), &path, &shown)?);
         let (original, updated, count) = {
-            let (path, shown) = (path.clone(), shown.clone());
+            let place = place.clone();
             let (old, new, all) = (
                 input.old_string.clone(),
                 input.new_string.clone(),
                 input.replace_all,
             );
-            blocking(move || plan_edit(&path, &shown, &old, &new, all)).await?
+            blocking(move || plan_edit(&place, &old, &new, all)).await?
         };
         let diff =
             serde_json::json!({ "old_string": input.old_string, "new_string": input.new_string });
         ask_edit(&ctx, &shown, Some(diff)).await?;
         blocking(move || {
             // Refuse if the file changed while permission was being asked.
-            let now = std::fs::read(&path)
-                .map_err(|e| ToolError::failed(format!("cannot read the file again: {e}")))?;
+            let now = place.read()?;
             if now != original.as_bytes() {
                 return Err(ToolError::failed(
                     "the file changed while the edit waited; read it again and retry",
                 ));
             }
-            paths::write_atomic(&path, updated.as_bytes())
+            place.write_atomic(updated.as_bytes())
         })
         .await?;
         Ok(
@@ -91,15 +93,13 @@ impl TypedTool for Edit {
 
 /// Reads the file and computes the edit without writing anything.
 fn plan_edit(
-    path: &std::path::Path,
-    shown: &str,
+    place: &confine::Place,
     old: &str,
     new: &str,
     replace_all: bool,
 ) -> Result<(String, String, usize), ToolError> {
-    paths::require_regular_file(path, shown)?;
-    let bytes =
-        std::fs::read(path).map_err(|e| ToolError::failed(format!("cannot read {shown}: {e}")))?;
+    let shown = &place.shown;
+    let bytes = place.read()?;
     let original = String::from_utf8(bytes).map_err(|_| {
         ToolError::failed(format!("{shown} is not UTF-8 text; it cannot be edited"))
     })?;

@@ -1,5 +1,6 @@
 //! `glob`: files matching a pattern, gitignore-aware.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -7,7 +8,7 @@ use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ToolsConfig, blocking, paths, walker};
+use super::{ToolsConfig, blocking, confine, paths};
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::protocol::ToolResponse;
@@ -64,38 +65,23 @@ impl TypedTool for Glob {
             .compile_matcher();
         let cap = self.config.max_results;
         let cancel = ctx.cancel.clone();
+        let shown = paths::display(ctx.workdir(), &root);
+        let place = confine::place(ctx.workdir(), &root, &shown)?;
         blocking(move || {
-            if !root.is_dir() {
-                return Err(ToolError::failed(format!(
-                    "not a directory: {}",
-                    root.display()
-                )));
-            }
+            let dir = place.open_dir()?;
             let mut found: Vec<(SystemTime, String)> = Vec::new();
-            for entry in walker(&root).build().filter_map(Result::ok) {
-                if cancel.is_cancelled() {
-                    return Err(ToolError::Cancelled);
-                }
-                if !entry.file_type().is_some_and(|t| t.is_file()) {
-                    continue;
-                }
-                let Ok(rel) = entry.path().strip_prefix(&root) else {
-                    continue;
-                };
+            confine::walk(dir, &cancel, |entry| {
                 let hit = if by_name {
-                    matcher.is_match(entry.file_name())
+                    matcher.is_match(entry.name)
                 } else {
-                    matcher.is_match(rel)
+                    matcher.is_match(entry.rel)
                 };
                 if hit {
-                    let modified = entry
-                        .metadata()
-                        .ok()
-                        .and_then(|m| m.modified().ok())
-                        .unwrap_or(SystemTime::UNIX_EPOCH);
-                    found.push((modified, rel.display().to_string()));
+                    let modified = entry.modified.unwrap_or(SystemTime::UNIX_EPOCH);
+                    found.push((modified, entry.rel.display().to_string()));
                 }
-            }
+                ControlFlow::Continue(())
+            })?;
             found.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
             let total = found.len();
             let mut out: Vec<String> = found.into_iter().take(cap).map(|(_, p)| p).collect();

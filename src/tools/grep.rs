@@ -1,6 +1,7 @@
 //! `grep`: a regex search over a tree, gitignore-aware, with line numbers.
 //! Built on the crates ripgrep is made of (`ignore`, `grep-regex`, `grep-searcher`).
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -10,7 +11,7 @@ use grep_searcher::{BinaryDetection, SearcherBuilder};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ToolsConfig, blocking, paths, walker};
+use super::{ToolsConfig, blocking, confine, paths};
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::protocol::ToolResponse;
@@ -80,7 +81,10 @@ impl TypedTool for Grep {
         let cap = self.config.max_grep_matches;
         let cancel = ctx.cancel.clone();
         let workdir = ctx.workdir().to_path_buf();
+        let shown_root = paths::display(&workdir, &root);
+        let place = confine::place(&workdir, &root, &shown_root)?;
         blocking(move || {
+            let dir = place.open_dir()?;
             let mut searcher = SearcherBuilder::new()
                 .binary_detection(BinaryDetection::quit(0))
                 .line_number(true)
@@ -89,24 +93,18 @@ impl TypedTool for Grep {
             let mut matches = 0usize;
             let mut files = 0usize;
             let mut truncated = false;
-            for entry in walker(&root).build().filter_map(Result::ok) {
-                if cancel.is_cancelled() {
-                    return Err(ToolError::Cancelled);
+            confine::walk(dir, &cancel, |entry| {
+                if include.as_ref().is_some_and(|g| !g.is_match(entry.name)) {
+                    return ControlFlow::Continue(());
                 }
-                if !entry.file_type().is_some_and(|t| t.is_file()) {
-                    continue;
-                }
-                if include
-                    .as_ref()
-                    .is_some_and(|g| !g.is_match(entry.file_name()))
-                {
-                    continue;
-                }
-                let shown = paths::display(&workdir, entry.path());
+                let Ok(file) = entry.open() else {
+                    return ControlFlow::Continue(());
+                };
+                let shown = paths::display(&workdir, &root.join(entry.rel));
                 let mut hits = Vec::new();
-                let result = searcher.search_path(
+                let result = searcher.search_file(
                     &matcher,
-                    entry.path(),
+                    &file,
                     Lossy(|line_number, line| {
                         let line = line.trim_end_matches(['\n', '\r']);
                         let line: String = line.chars().take(MAX_LINE_CHARS).collect();
@@ -115,7 +113,7 @@ impl TypedTool for Grep {
                     }),
                 );
                 if result.is_err() || hits.is_empty() {
-                    continue;
+                    return ControlFlow::Continue(());
                 }
                 files += 1;
                 matches += hits.len();
@@ -125,9 +123,10 @@ impl TypedTool for Grep {
                 }
                 if matches >= cap {
                     truncated = true;
-                    break;
+                    return ControlFlow::Break(());
                 }
-            }
+                ControlFlow::Continue(())
+            })?;
             if matches == 0 {
                 out = "No matches found".to_owned();
             } else if truncated {

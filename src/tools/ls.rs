@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ToolsConfig, blocking, paths};
+use super::{ToolsConfig, blocking, confine, paths};
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::protocol::ToolResponse;
@@ -53,23 +53,24 @@ impl TypedTool for Ls {
         let path = paths::resolve_for_tool(&ctx, &raw).await?;
         let shown = paths::display(ctx.workdir(), &path);
         let cap = self.config.max_results;
+        let place = confine::place(ctx.workdir(), &path, &shown)?;
         blocking(move || {
-            let entries = std::fs::read_dir(&path).map_err(|e| match e.kind() {
-                std::io::ErrorKind::NotFound => {
-                    ToolError::failed(format!("directory not found: {shown}"))
-                }
-                _ => ToolError::failed(format!("cannot list {shown}: {e}")),
-            })?;
+            let dir = place.open_dir()?;
+            let entries = dir
+                .entries()
+                .map_err(|e| ToolError::failed(format!("cannot list {shown}: {e}")))?;
             let mut lines: Vec<String> = entries
                 .filter_map(Result::ok)
                 .map(|entry| {
                     let name = entry.file_name().to_string_lossy().into_owned();
                     match entry.file_type() {
                         Ok(t) if t.is_dir() => format!("{name}/"),
-                        Ok(t) if t.is_symlink() => match std::fs::read_link(entry.path()) {
-                            Ok(target) => format!("{name} -> {}", target.display()),
-                            Err(_) => name,
-                        },
+                        Ok(t) if t.is_symlink() => {
+                            match dir.read_link_contents(entry.file_name()) {
+                                Ok(target) => format!("{name} -> {}", target.display()),
+                                Err(_) => name,
+                            }
+                        }
                         _ => name,
                     }
                 })

@@ -7,6 +7,7 @@
 
 pub mod bash;
 pub mod bench;
+mod confine;
 pub mod edit;
 pub mod glob;
 pub mod grep;
@@ -163,14 +164,4 @@ async fn ask_edit(
         metadata,
     })
     .await
-}
-
-/// A gitignore-aware walk that includes hidden files but never enters `.git`.
-fn walker(root: &Path) -> ignore::WalkBuilder {
-    let mut builder = ignore::WalkBuilder::new(root);
-    builder
-        .hidden(false)
-        .require_git(false)
-        .filter_entry(|entry| entry.file_name() != ".git");
-    builder
 }

@@ -1,14 +1,13 @@
 //! `read`: numbered lines of a text file.
 
 use std::io::{BufRead, BufReader, Read as _};
-use std::os::unix::fs::OpenOptionsExt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ToolsConfig, blocking, paths};
+use super::{ToolsConfig, blocking, confine, paths};
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::protocol::ToolResponse;
@@ -61,27 +60,20 @@ impl TypedTool for Read {
         let config = self.config.clone();
         let offset = input.offset.unwrap_or(1).max(1);
         let limit = input.limit.unwrap_or(config.read_default_lines).max(1);
-        blocking(move || read_lines(&path, &shown, offset, limit, &config)).await
+        let place = confine::place(ctx.workdir(), &path, &shown)?;
+        blocking(move || read_lines(&place, offset, limit, &config)).await
     }
 }
 
 fn read_lines(
-    path: &std::path::Path,
-    shown: &str,
+    place: &confine::Place,
     offset: u64,
     limit: u64,
     config: &ToolsConfig,
 ) -> Result<ToolResponse, ToolError> {
-    let meta = paths::require_regular_file(path, shown)?;
-    // O_NONBLOCK: if the path was swapped for a FIFO since the check, open does not hang.
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(path)
-        .map_err(|e| ToolError::failed(format!("cannot open {shown}: {e}")))?;
-    if !file.metadata().is_ok_and(|m| m.is_file()) {
-        return Err(ToolError::failed(format!("{shown} is not a regular file")));
-    }
+    let shown = place.shown.as_str();
+    let file = place.open_file()?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut reader = BufReader::new(file);
     let head = reader
         .fill_buf()
@@ -89,7 +81,7 @@ fn read_lines(
     if head[..head.len().min(8192)].contains(&0) {
         return Err(ToolError::failed(format!(
             "{shown} looks like a binary file ({} bytes); it cannot be shown as text",
-            meta.len()
+            size
         )));
     }
     let mut out = String::new();

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ask_edit, blocking, paths};
+use super::{ask_edit, blocking, confine, paths};
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::protocol::ToolResponse;
@@ -42,10 +42,14 @@ impl TypedTool for Write {
         let path = paths::resolve_for_tool(&ctx, &input.path).await?;
         let shown = paths::display(ctx.workdir(), &path);
         ask_edit(&ctx, &shown, None).await?;
-        let existed = path.exists();
+        let place = confine::place(ctx.workdir(), &path, &shown)?;
         let bytes = input.content.len();
-        let target = path.clone();
-        blocking(move || paths::write_atomic(&target, input.content.as_bytes())).await?;
+        let existed = blocking(move || {
+            let existed = place.open_file().is_ok();
+            place.write_atomic(input.content.as_bytes())?;
+            Ok(existed)
+        })
+        .await?;
         let verb = if existed { "Replaced" } else { "Created" };
         Ok(
             ToolResponse::text(format!("{verb} {shown} ({bytes} bytes)"))
