@@ -150,6 +150,35 @@ async fn launch_lists_tools_runs_bash_and_is_hardened() {
         env.output
     );
 
+    // Tools run as uid 1000, the server as another uid: a tool cannot kill it.
+    let kill = bash(
+        &sandbox,
+        "kill -9 $PPID 2>&1; echo rc=$?; stat -c %u /proc/$PPID",
+    )
+    .await;
+    assert!(
+        kill.output.contains("Operation not permitted") && kill.output.contains("rc=1"),
+        "{}",
+        kill.output
+    );
+    assert_eq!(kill.output.lines().last(), Some("0"), "{}", kill.output);
+    let still = bash(&sandbox, "echo alive").await;
+    assert_eq!(still.output, "alive\n");
+    let written = sandbox
+        .executor()
+        .execute(toolwire::ToolRequest::new(
+            "write",
+            serde_json::json!({"path": "by-write.txt", "content": "x"}),
+        ))
+        .await
+        .expect("write");
+    assert!(!written.is_error, "{}", written.output);
+    let owner = bash(&sandbox, "stat -c %u /workspace/by-write.txt").await;
+    assert_eq!(
+        owner.output, "1000\n",
+        "the file tools act as the tool user"
+    );
+
     let id = sandbox.id().to_owned();
     sandbox.shutdown().await.expect("shutdown");
     assert!(

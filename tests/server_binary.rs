@@ -307,3 +307,34 @@ async fn with_an_idle_timeout_it_stays_while_a_client_is_there_and_stops_after()
         "stopped {after:?} after the client left"
     );
 }
+
+#[test]
+fn a_short_or_empty_token_is_refused_and_its_file_is_kept() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (content, says) in [
+        ("x", "1 bytes"),
+        ("0123456789abcde\n", "15 bytes"),
+        ("\n", "empty"),
+    ] {
+        let token_file = dir.path().join("token");
+        std::fs::write(&token_file, content).expect("token file");
+        let output = Command::new(env!("CARGO_BIN_EXE_toolwire-server"))
+            .args(["--listen", "127.0.0.1:0", "--workdir"])
+            .arg(dir.path().join("work"))
+            .arg("--token-file")
+            .arg(&token_file)
+            .stdout(Stdio::null())
+            .output()
+            .expect("run toolwire-server");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{content:?} was accepted");
+        assert!(
+            stderr.contains(says) && stderr.contains("at least 16 bytes"),
+            "{stderr}"
+        );
+        assert!(
+            token_file.exists(),
+            "the token file was deleted before it was checked"
+        );
+    }
+}

@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use clap::Parser;
 use toolwire::server::{Auth, ServerConfig, TokenDigest, ToolServer};
+use toolwire::tools::user::ToolUser;
 use toolwire::tools::{self, ToolsConfig};
 
 /// The toolwire tool server.
@@ -51,6 +52,11 @@ struct Args {
     /// call running (0: never).
     #[arg(long, default_value_t = 0)]
     idle_timeout_secs: u64,
+    /// Run bash as this UID:GID and let the file tools act as it, so that no
+    /// tool can signal, trace or replace the server (needs CAP_SETUID,
+    /// CAP_SETGID and CAP_KILL; the Docker launcher passes 1000:1000).
+    #[arg(long, value_name = "UID:GID")]
+    tool_user: Option<ToolUser>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -63,6 +69,10 @@ fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    if let Some(user) = &args.tool_user {
+        user.check_capabilities()
+            .map_err(|e| anyhow::anyhow!("--tool-user: {e}"))?;
+    }
     let auth = auth_from(&args)?;
     // One thread: the sandbox gets one CPU by default, and on one thread the
     // hand-offs between a session's reader, its calls and its writer are
@@ -99,15 +109,17 @@ fn auth_from(args: &Args) -> anyhow::Result<Auth> {
     }
 }
 
-/// Reads the token, deletes the file, keeps only the digest.
+/// Reads the token, checks it, deletes the file, keeps only the digest. A
+/// token that cannot be used is refused before the file is deleted, so the
+/// file is still there to fix.
 fn read_token_once(path: &Path) -> anyhow::Result<TokenDigest> {
     let token = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the token file {}", path.display()))?;
-    std::fs::remove_file(path)
-        .with_context(|| format!("cannot delete the token file {}", path.display()))?;
     let digest =
         TokenDigest::of(&token).with_context(|| format!("token file {}", path.display()))?;
     drop(token);
+    std::fs::remove_file(path)
+        .with_context(|| format!("cannot delete the token file {}", path.display()))?;
     Ok(digest)
 }
 
@@ -118,10 +130,11 @@ async fn serve(args: Args, auth: Auth) -> anyhow::Result<()> {
         .workdir
         .canonicalize()
         .context("cannot resolve the workdir")?;
-    let mut executor = tools::executor(
-        &workdir,
-        ToolsConfig::default().output_cap_bytes(args.output_cap_bytes),
-    )?;
+    let mut executor = tools::executor(&workdir, {
+        let mut tools = ToolsConfig::default().output_cap_bytes(args.output_cap_bytes);
+        tools.tool_user = args.tool_user;
+        tools
+    })?;
     if args.bench_tools {
         executor.register(toolwire::typed(tools::bench::Echo))?;
         executor.register(toolwire::typed(tools::bench::Sleep))?;

@@ -210,26 +210,30 @@ impl Launcher for DockerLauncher {
     }
 }
 
-/// A host directory for the Unix socket of a `none` sandbox, writable by uid 1000.
+/// A host directory for the Unix socket of a `none` sandbox: writable by
+/// anyone, sticky, so the tool user can never remove or replace the
+/// server's socket.
 fn socket_dir() -> Result<tempfile::TempDir, LaunchError> {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::Builder::new()
         .prefix("toolwire-sock-")
         .tempdir()
         .map_err(LaunchError::io("create the socket directory"))?;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))
-        .map_err(LaunchError::io("open up the socket directory for uid 1000"))?;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).map_err(
+        LaunchError::io("open up the socket directory for the server"),
+    )?;
     Ok(dir)
 }
 
-/// A tar with one entry, `token` (mode 0600, owned by uid/gid 1000).
+/// A tar with one entry, `token` (mode 0600, owned by the server's uid 0;
+/// the tool user cannot read it).
 fn token_archive(token: &str) -> Result<Vec<u8>, LaunchError> {
     let mut tar = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_gnu();
     header.set_size(token.len() as u64);
     header.set_mode(0o600);
-    header.set_uid(1000);
-    header.set_gid(1000);
+    header.set_uid(0);
+    header.set_gid(0);
     header.set_cksum();
     tar.append_data(&mut header, "token", token.as_bytes())
         .map_err(LaunchError::io("build the token archive"))?;

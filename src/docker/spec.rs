@@ -19,7 +19,16 @@ pub(super) const SOCKET_DIR: &str = "/run/toolwire-sock";
 /// The socket's file name in that directory.
 pub(super) const SOCKET_NAME: &str = "tw.sock";
 /// The uid:gid the server runs as.
-pub(super) const USER: &str = "1000:1000";
+pub(super) const USER: &str = "0:0";
+
+/// The user tools run as (`--tool-user`): not the server's, so no tool can
+/// signal, trace or replace it.
+pub(super) const TOOL_USER: &str = "1000:1000";
+
+/// The only capabilities the server keeps: to start tools as [`TOOL_USER`]
+/// (SETUID, SETGID) and to kill their process groups (KILL). Tools lose
+/// every capability when they change uid.
+pub(super) const SERVER_CAPABILITIES: [&str; 3] = ["SETUID", "SETGID", "KILL"];
 
 /// Who launches, and when: the labels that let `reap` find orphans.
 #[derive(Debug, Clone)]
@@ -60,9 +69,17 @@ pub(super) fn container_body(
         "/workspace".to_owned(),
         "--token-file".to_owned(),
         format!("{TOKEN_DIR}/token"),
+        "--tool-user".to_owned(),
+        TOOL_USER.to_owned(),
     ];
     let mut host = HostConfig {
         cap_drop: Some(vec!["ALL".into()]),
+        cap_add: Some(
+            SERVER_CAPABILITIES
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect(),
+        ),
         security_opt: Some(vec!["no-new-privileges".into()]),
         readonly_rootfs: Some(true),
         tmpfs: Some(HashMap::from([(
@@ -143,7 +160,14 @@ mod tests {
     fn every_capability_is_dropped_and_no_privilege_can_be_gained() {
         let body = bridge();
         assert_eq!(host(&body).cap_drop, Some(vec!["ALL".to_owned()]));
-        assert_eq!(host(&body).cap_add, None);
+        assert_eq!(
+            host(&body).cap_add,
+            Some(vec![
+                "SETUID".to_owned(),
+                "SETGID".to_owned(),
+                "KILL".to_owned()
+            ])
+        );
         assert_eq!(
             host(&body).security_opt,
             Some(vec!["no-new-privileges".to_owned()])
@@ -152,10 +176,16 @@ mod tests {
     }
 
     #[test]
-    fn the_root_is_read_only_and_the_server_runs_as_uid_1000() {
+    fn the_root_is_read_only_and_tools_run_as_uid_1000_apart_from_the_server() {
         let body = bridge();
         assert_eq!(host(&body).readonly_rootfs, Some(true));
-        assert_eq!(body.user.as_deref(), Some("1000:1000"));
+        assert_eq!(body.user.as_deref(), Some("0:0"));
+        let cmd = body.cmd.expect("cmd");
+        let at = cmd
+            .iter()
+            .position(|a| a == "--tool-user")
+            .expect("--tool-user");
+        assert_eq!(cmd[at + 1], "1000:1000");
     }
 
     #[test]

@@ -32,9 +32,18 @@ impl std::fmt::Debug for Auth {
 #[non_exhaustive]
 pub enum TokenError {
     /// The token is empty (after trimming white space).
-    #[error("the auth token is empty; use a random token of at least 16 characters")]
+    #[error("the auth token is empty; use a random token of at least 16 bytes")]
     Empty,
+    /// The token is shorter than [`MIN_TOKEN_BYTES`].
+    #[error("the auth token has {len} bytes; use a random token of at least 16 bytes")]
+    TooShort {
+        /// Its length in bytes (after trimming white space).
+        len: usize,
+    },
 }
+
+/// The shortest bearer token accepted, in bytes.
+pub const MIN_TOKEN_BYTES: usize = 16;
 
 /// The SHA-256 digest of a bearer token.
 #[derive(Clone, PartialEq, Eq)]
@@ -44,11 +53,15 @@ impl TokenDigest {
     /// Digests `token` (surrounding white space, such as a file's final newline, is ignored).
     ///
     /// # Errors
-    /// [`TokenError::Empty`] for an empty token.
+    /// [`TokenError::Empty`] for an empty token, [`TokenError::TooShort`]
+    /// for one shorter than [`MIN_TOKEN_BYTES`].
     pub fn of(token: &str) -> Result<Self, TokenError> {
         let token = token.trim();
         if token.is_empty() {
             return Err(TokenError::Empty);
+        }
+        if token.len() < MIN_TOKEN_BYTES {
+            return Err(TokenError::TooShort { len: token.len() });
         }
         Ok(Self(Sha256::digest(token.as_bytes()).into()))
     }

@@ -26,7 +26,7 @@ mod forward;
 mod http;
 mod session;
 
-pub use auth::{Auth, TokenDigest, TokenError};
+pub use auth::{Auth, MIN_TOKEN_BYTES, TokenDigest, TokenError};
 
 use std::future::Future;
 use std::sync::Arc;

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ask_edit, blocking, confine, paths};
+use super::{ToolsConfig, ask_edit, blocking, confine, paths};
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::protocol::ToolResponse;
@@ -29,7 +29,16 @@ pub struct EditInput {
 
 /// The edit tool.
 #[derive(Debug, Clone, Default)]
-pub struct Edit;
+pub struct Edit {
+    config: Arc<ToolsConfig>,
+}
+
+impl Edit {
+    /// The tool with these limits (its tool user).
+    pub fn new(config: Arc<ToolsConfig>) -> Self {
+        Self { config }
+    }
+}
 
 #[async_trait]
 impl TypedTool for Edit {
@@ -67,12 +76,12 @@ impl TypedTool for Edit {
                 input.new_string.clone(),
                 input.replace_all,
             );
-            blocking(move || plan_edit(&place, &old, &new, all)).await?
+            blocking(&self.config, move || plan_edit(&place, &old, &new, all)).await?
         };
         let diff =
             serde_json::json!({ "old_string": input.old_string, "new_string": input.new_string });
         ask_edit(&ctx, &shown, Some(diff)).await?;
-        blocking(move || {
+        blocking(&self.config, move || {
             // Refuse if the file changed while permission was being asked.
             let now = place.read()?;
             if now != original.as_bytes() {

@@ -67,7 +67,7 @@ impl TypedTool for Glob {
         let cancel = ctx.cancel.clone();
         let shown = paths::display(ctx.workdir(), &root);
         let place = confine::place(ctx.workdir(), &root, &shown)?;
-        blocking(move || {
+        blocking(&self.config, move || {
             let dir = place.open_dir()?;
             let mut found: Vec<(SystemTime, String)> = Vec::new();
             confine::walk(dir, &cancel, |entry| {

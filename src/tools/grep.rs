@@ -83,7 +83,7 @@ impl TypedTool for Grep {
         let workdir = ctx.workdir().to_path_buf();
         let shown_root = paths::display(&workdir, &root);
         let place = confine::place(&workdir, &root, &shown_root)?;
-        blocking(move || {
+        blocking(&self.config, move || {
             let dir = place.open_dir()?;
             let mut searcher = SearcherBuilder::new()
                 .binary_detection(BinaryDetection::quit(0))

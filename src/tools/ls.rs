@@ -54,7 +54,7 @@ impl TypedTool for Ls {
         let shown = paths::display(ctx.workdir(), &path);
         let cap = self.config.max_results;
         let place = confine::place(ctx.workdir(), &path, &shown)?;
-        blocking(move || {
+        blocking(&self.config, move || {
             let dir = place.open_dir()?;
             let entries = dir
                 .entries()

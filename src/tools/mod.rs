@@ -15,6 +15,7 @@ pub mod ls;
 pub mod paths;
 pub mod question;
 pub mod read;
+pub mod user;
 pub mod write;
 
 use std::path::{Path, PathBuf};
@@ -56,6 +57,9 @@ pub struct ToolsConfig {
     pub max_results: usize,
     /// Matching lines grep returns at most. Default 500.
     pub max_grep_matches: usize,
+    /// The user bash runs as and the file tools act as, when not the
+    /// server's own ([`user`]). Default: none (the server's user).
+    pub tool_user: Option<user::ToolUser>,
 }
 
 impl Default for ToolsConfig {
@@ -81,6 +85,7 @@ impl Default for ToolsConfig {
             read_max_line_bytes: 2000,
             max_results: 1000,
             max_grep_matches: 500,
+            tool_user: None,
         }
     }
 }
@@ -112,8 +117,8 @@ pub fn builtin(config: ToolsConfig) -> Vec<Arc<dyn Tool>> {
     vec![
         typed(bash::Bash::new(config.clone())),
         typed(read::Read::new(config.clone())),
-        typed(write::Write),
-        typed(edit::Edit),
+        typed(write::Write::new(config.clone())),
+        typed(edit::Edit::new(config.clone())),
         typed(ls::Ls::new(config.clone())),
         typed(glob::Glob::new(config.clone())),
         typed(grep::Grep::new(config)),
@@ -136,13 +141,18 @@ pub fn executor(
     Ok(executor)
 }
 
-/// Runs blocking file work off the async threads.
+/// Runs blocking file work off the async threads, as the tool user.
 async fn blocking<T: Send + 'static>(
+    config: &ToolsConfig,
     work: impl FnOnce() -> Result<T, ToolError> + Send + 'static,
 ) -> Result<T, ToolError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ToolError::failed(format!("the file operation failed: {e}")))?
+    let user = config.tool_user;
+    tokio::task::spawn_blocking(move || {
+        let _acting = user::ActingAs::enter(user)?;
+        work()
+    })
+    .await
+    .map_err(|e| ToolError::failed(format!("the file operation failed: {e}")))?
 }
 
 /// Asks `edit` for a workdir-relative path.

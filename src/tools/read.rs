@@ -61,7 +61,10 @@ impl TypedTool for Read {
         let offset = input.offset.unwrap_or(1).max(1);
         let limit = input.limit.unwrap_or(config.read_default_lines).max(1);
         let place = confine::place(ctx.workdir(), &path, &shown)?;
-        blocking(move || read_lines(&place, offset, limit, &config)).await
+        blocking(&self.config, move || {
+            read_lines(&place, offset, limit, &config)
+        })
+        .await
     }
 }
 

@@ -1,10 +1,12 @@
 //! `write`: creates or replaces a file, atomically.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ask_edit, blocking, confine, paths};
+use super::{ToolsConfig, ask_edit, blocking, confine, paths};
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::protocol::ToolResponse;
@@ -22,7 +24,16 @@ pub struct WriteInput {
 
 /// The write tool.
 #[derive(Debug, Clone, Default)]
-pub struct Write;
+pub struct Write {
+    config: Arc<ToolsConfig>,
+}
+
+impl Write {
+    /// The tool with these limits (its tool user).
+    pub fn new(config: Arc<ToolsConfig>) -> Self {
+        Self { config }
+    }
+}
 
 #[async_trait]
 impl TypedTool for Write {
@@ -44,7 +55,7 @@ impl TypedTool for Write {
         ask_edit(&ctx, &shown, None).await?;
         let place = confine::place(ctx.workdir(), &path, &shown)?;
         let bytes = input.content.len();
-        let existed = blocking(move || {
+        let existed = blocking(&self.config, move || {
             let existed = place.open_file().is_ok();
             place.write_atomic(input.content.as_bytes())?;
             Ok(existed)

@@ -152,6 +152,11 @@ impl TypedTool for Bash {
             .stderr(Stdio::piped())
             .process_group(0)
             .kill_on_drop(true);
+        if let Some(user) = self.config.tool_user {
+            // Not the server's uid: the command cannot signal, trace or
+            // replace the server. (std drops supplementary groups too.)
+            command.uid(user.uid).gid(user.gid);
+        }
         let mut child = command
             .spawn()
             .map_err(|e| ToolError::failed(format!("cannot start bash: {e}")))?;
