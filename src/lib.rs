@@ -4,7 +4,8 @@
 //!
 //! # Layers (imports point down only; `tests/layers.rs` checks it)
 //! 1. [`protocol`]: wire data, one enum per direction, no I/O; [`metrics`]:
-//!    the Prometheus series both ends keep.
+//!    the Prometheus series both ends keep; [`shell`]: what a bash script
+//!    runs and touches, read with a real parser.
 //! 2. [`bus`], `error`: events, permission rules, queued answers;
 //!    [`ToolError`] and [`CallError`].
 //! 3. [`context`]: what each call gets (cancellation, asks, progress).

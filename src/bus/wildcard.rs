@@ -6,9 +6,11 @@
 //! `git * push` matches `git origin push` and `*secret*` matches
 //! `config/secret.env` — cases that a prefix/suffix-only matcher gets wrong.
 //!
-//! `*` spans every character, `;` and `&&` included, so `git *` also
-//! matches `git status; rm -rf /`: bash commands are matched as one string,
-//! not split into the commands they chain. Write allow rules accordingly.
+//! `*` spans every character, `;` and `&&` included. A bash command is
+//! never matched as one string: the bash tool reads it with a shell parser
+//! and asks one pattern per simple command ([`crate::shell`]), so `git *`
+//! matches `git status` in `git status; rm -rf /` and `rm -rf /` is judged
+//! on its own.
 //!
 //! The algorithm is the linear greedy match with one backtrack point (the last
 //! `*`), O(len(value) * len(pattern)) in the worst case, no recursion and no
