@@ -4,9 +4,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -123,6 +121,15 @@ fn decide(manager: &PermissionManager, workdir: &Path, command: &str) -> &'stati
     "allow"
 }
 
+fn assert_none_differ(wrong: &[String], total: usize) {
+    assert!(
+        wrong.is_empty(),
+        "{} of {total} cases differ:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}
+
 #[test]
 fn the_corpus_is_large_enough_and_covers_every_decision() {
     let corpus = corpus();
@@ -174,53 +181,7 @@ fn every_case_through_the_analysis() {
             wrong.push(format!("{command:?}\n   got {got:?}\n  want {want:?}"));
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "{} of {} cases differ:\n{}",
-        wrong.len(),
-        corpus.case.len(),
-        wrong.join("\n")
-    );
-}
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_server(workdir: &Path, token_file: &Path) -> (Server, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_toolwire-server"))
-        .arg("--listen")
-        .arg("127.0.0.1:0")
-        .arg("--workdir")
-        .arg(workdir)
-        .arg("--token-file")
-        .arg(token_file)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start toolwire-server");
-    let stdout = child.stdout.take().expect("stdout");
-    let server = Server(child);
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = sender.send(line);
-    });
-    let ready = receiver
-        .recv_timeout(Duration::from_secs(10))
-        .expect("ready line within 10 s");
-    let addr = ready
-        .trim()
-        .strip_prefix("toolwire-server ready on ")
-        .unwrap_or_else(|| panic!("unexpected ready line {ready:?}"))
-        .to_owned();
-    (server, addr)
+    assert_none_differ(&wrong, corpus.case.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -229,7 +190,15 @@ async fn every_case_through_a_real_server_and_nothing_refused_runs() {
     let dirs = Dirs::new();
     let token_file = dirs.base.join("token");
     std::fs::write(&token_file, TOKEN).expect("token file");
-    let (_server, addr) = start_server(&dirs.work, &token_file);
+    let server = common::binary::start_server_binary(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--workdir",
+        dirs.work.to_str().expect("utf-8 path"),
+        "--token-file",
+        token_file.to_str().expect("utf-8 path"),
+    ]);
+    let addr = server.ready.clone();
     let peer = Peer::connect(
         &Endpoint::Url(format!("ws://{addr}/ws")),
         Some(TOKEN),
@@ -264,11 +233,5 @@ async fn every_case_through_a_real_server_and_nothing_refused_runs() {
             let _ = std::fs::remove_file(marker);
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "{} of {} cases differ:\n{}",
-        wrong.len(),
-        corpus.case.len(),
-        wrong.join("\n")
-    );
+    assert_none_differ(&wrong, corpus.case.len());
 }

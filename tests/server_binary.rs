@@ -1,8 +1,7 @@
 //! End to end with the real `toolwire-server` binary: token file, ready line,
 //! RemoteExecutor over TCP and over a Unix socket, SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,47 +11,11 @@ use toolwire::{
     WsConfig,
 };
 
+mod common;
+
+use common::binary::{ServerProcess as Server, start_server_binary as start};
+
 const TOKEN: &str = "e2e-token-7f3a9c1d2b4e";
-
-struct Server {
-    child: Child,
-    ready: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(args: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_toolwire-server"))
-        .args(args)
-        .env("TOOLWIRE_TOKEN_CANARY", "not-for-tools")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start toolwire-server");
-    let stdout = child.stdout.take().expect("stdout");
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = sender.send(line);
-    });
-    let ready = receiver
-        .recv_timeout(Duration::from_secs(10))
-        .expect("ready line within 10 s");
-    assert!(ready.starts_with("toolwire-server ready on "), "{ready}");
-    Server {
-        child,
-        ready: ready
-            .trim()
-            .trim_start_matches("toolwire-server ready on ")
-            .to_owned(),
-    }
-}
 
 /// A `RemoteExecutor` connected over TCP to a server started on `--listen`.
 async fn executor_over_tcp(server: &Server) -> RemoteExecutor {

@@ -2,6 +2,7 @@
 //! and small helpers. Every wait is bounded.
 #![allow(dead_code, missing_docs)]
 
+pub mod binary;
 pub mod python;
 
 use std::net::SocketAddr;

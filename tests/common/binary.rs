@@ -1,0 +1,50 @@
+//! The real `toolwire-server` binary as a child process.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// A running `toolwire-server` process, killed when dropped.
+pub struct ServerProcess {
+    /// The process.
+    pub child: Child,
+    /// The address from its ready line (`127.0.0.1:PORT` or `unix:PATH`).
+    pub ready: String,
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the real binary with `args` and waits (10 s at most) for its
+/// ready line.
+pub fn start_server_binary(args: &[&str]) -> ServerProcess {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_toolwire-server"))
+        .args(args)
+        .env("TOOLWIRE_TOKEN_CANARY", "not-for-tools")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start toolwire-server");
+    let stdout = child.stdout.take().expect("stdout");
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = sender.send(line);
+    });
+    let ready = receiver
+        .recv_timeout(Duration::from_secs(10))
+        .expect("ready line within 10 s");
+    assert!(ready.starts_with("toolwire-server ready on "), "{ready}");
+    ServerProcess {
+        child,
+        ready: ready
+            .trim()
+            .trim_start_matches("toolwire-server ready on ")
+            .to_owned(),
+    }
+}
