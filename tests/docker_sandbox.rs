@@ -140,9 +140,15 @@ async fn launch_lists_tools_runs_bash_and_is_hardened() {
     let writable = bash(&sandbox, "touch /workspace/ok /tmp/ok && echo writable").await;
     assert_eq!(writable.output.trim(), "writable");
 
-    // The token file is gone and the server's memory and environment are out of reach.
+    // The token directory (only the server's uid may enter it) and the
+    // server's memory and environment are out of reach.
     let token = bash(&sandbox, "ls -A /run/toolwire; cat /proc/$PPID/environ >/dev/null 2>&1 && echo READABLE || echo denied").await;
-    assert_eq!(token.output.trim(), "denied", "{}", token.output);
+    assert!(
+        token.output.contains("/run/toolwire': Permission denied")
+            && token.output.trim_end().ends_with("\ndenied"),
+        "the token directory and the server's environment are closed to tools: {}",
+        token.output
+    );
     let env = bash(&sandbox, "env").await;
     assert!(
         !env.output.to_lowercase().contains("token"),

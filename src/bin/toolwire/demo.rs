@@ -63,7 +63,7 @@ pub async fn run(yes: bool, local: bool, journal: &JournalArgs) -> anyhow::Resul
                 .launch(LaunchConfig::default().session("demo").peer(peer))
                 .await?;
             println!(
-                "==> sandbox {} launched and connected in {} (hardened: no capabilities, read-only root, uid 1000, port on 127.0.0.1 only)",
+                "==> sandbox {} launched and connected in {} (hardened: tools as uid 1000 with no capabilities, the server apart with SETUID/SETGID/KILL only, read-only root, port on 127.0.0.1 only)",
                 sandbox.name(),
                 ms(started.elapsed())
             );
