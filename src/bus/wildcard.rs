@@ -14,40 +14,57 @@
 //!
 //! The algorithm is the linear greedy match with one backtrack point (the last
 //! `*`), O(len(value) * len(pattern)) in the worst case, no recursion and no
-//! allocation beyond the two char buffers.
+//! allocation.
 
 /// Whether `value` matches the wildcard `pattern`.
 pub fn matches(pattern: &str, value: &str) -> bool {
     if pattern == "*" {
         return true;
     }
-    let pattern: Vec<char> = pattern.chars().collect();
-    let value: Vec<char> = value.chars().collect();
+    // Bytes, not chars: a literal character matches its own UTF-8 bytes,
+    // and `?` and the backtracking `*` step over whole characters, so no
+    // comparison starts inside one. No allocation.
+    let (pattern, value) = (pattern.as_bytes(), value.as_bytes());
     let (mut p, mut v) = (0usize, 0usize);
     // Position of the last `*` seen, and the value position it was tried at.
     let mut star: Option<(usize, usize)> = None;
     while v < value.len() {
         match pattern.get(p) {
-            Some('*') => {
+            Some(b'*') => {
                 star = Some((p, v));
                 p += 1;
             }
-            Some(&c) if c == '?' || c == value[v] => {
+            Some(b'?') => {
+                p += 1;
+                v += char_len(value[v]);
+            }
+            Some(&c) if c == value[v] => {
                 p += 1;
                 v += 1;
             }
             _ => match star {
                 // Let the last `*` swallow one more character and retry.
                 Some((star_p, star_v)) => {
+                    let next = star_v + char_len(value[star_v]);
                     p = star_p + 1;
-                    v = star_v + 1;
-                    star = Some((star_p, star_v + 1));
+                    v = next;
+                    star = Some((star_p, next));
                 }
                 None => return false,
             },
         }
     }
-    pattern[p..].iter().all(|&c| c == '*')
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+/// The length of the UTF-8 character that starts with `lead`.
+fn char_len(lead: u8) -> usize {
+    match lead {
+        0xF0..=0xFF => 4,
+        0xE0..=0xEF => 3,
+        0xC0..=0xDF => 2,
+        _ => 1,
+    }
 }
 
 #[cfg(test)]
@@ -89,6 +106,10 @@ mod tests {
             // Non-ASCII characters count as one.
             ("caf?", "café", true),
             ("*é", "résumé", true),
+            ("r?sum?", "résumé", true),
+            ("*?", "é", true),
+            ("é*é", "éaé", true),
+            ("*é?", "aéb", true),
             // Many stars do not blow up.
             (
                 "*a*a*a*a*a*a*b",

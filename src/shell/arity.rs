@@ -62,10 +62,12 @@ pub fn always_pattern(words: &[&str]) -> String {
     let arity = ARITY
         .iter()
         .filter(|(prefix, _)| {
-            let prefix: Vec<&str> = prefix.split(' ').collect();
-            prefix.len() <= words.len() && prefix.iter().zip(words).all(|(p, w)| p == w)
+            prefix
+                .split(' ')
+                .enumerate()
+                .all(|(i, p)| words.get(i) == Some(&p))
         })
-        .max_by_key(|(prefix, _)| prefix.len())
+        .max_by_key(|(prefix, _)| prefix.split(' ').count())
         .map_or(1, |(_, arity)| *arity);
     if words.len() < arity {
         // Fewer words than the command has: only this exact command.

@@ -91,6 +91,15 @@ fn outside_request(workdir: &Path, command: &str, script: &Script) -> Option<Per
     };
     for use_ in &script.paths {
         let harmless_target = use_.by == "a redirection" || use_.by == "tee" || use_.by == "dd";
+        if harmless_target
+            && use_
+                .word
+                .value()
+                .is_some_and(|v| HARMLESS_DEVICES.contains(&v))
+        {
+            // Named exactly: nothing to resolve.
+            continue;
+        }
         match where_it_leads(workdir, use_.word.value(), &use_.cwd) {
             Some(path) if paths::is_inside(workdir, &path) => {}
             Some(path) if harmless_target && is_harmless_device(&path) => {}
