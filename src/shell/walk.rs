@@ -41,15 +41,27 @@ fn parse(script: &str) -> Option<Tree> {
 
 /// The analysis of `script` at nesting level `nesting`.
 pub(super) fn analyze(script: &str, nesting: usize) -> Script {
+    // A final newline changes nothing bash runs (it is a command separator;
+    // a final backslash is left alone), but without it tree-sitter-bash
+    // meets a dead branch at the end of a pipeline of three or more commands
+    // and runs its error recovery: `a | b | c` parses in ~70 µs, with the
+    // newline in ~6 µs.
+    let terminated;
+    let source = if script.ends_with('\n') || script.ends_with('\\') {
+        script
+    } else {
+        terminated = format!("{script}\n");
+        &terminated
+    };
     let mut out = Script::default();
     let mut walker = Walker {
-        source: script,
+        source,
         out: &mut out,
         cwd: Cwd::Known(Vec::new()),
         nesting,
         evaluates_data: None,
     };
-    let understood = match parse(script) {
+    let understood = match parse(source) {
         Some(tree) if !tree.root_node().has_error() => walker.visit(tree.root_node(), 0).is_ok(),
         _ => false,
     };
