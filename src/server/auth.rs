@@ -107,15 +107,19 @@ mod tests {
 
     #[test]
     fn only_the_right_bearer_token_passes() {
-        let auth = Auth::Token(TokenDigest::of("s3cret-token\n").expect("non-empty"));
-        assert!(auth.allows(&headers(Some("Bearer s3cret-token"))));
-        assert!(auth.allows(&headers(Some("bearer s3cret-token"))));
+        let auth = Auth::Token(TokenDigest::of("s3cret-token-0123\n").expect("16 bytes or more"));
+        assert!(auth.allows(&headers(Some("Bearer s3cret-token-0123"))));
+        assert!(auth.allows(&headers(Some("bearer s3cret-token-0123"))));
         assert!(!auth.allows(&headers(None)));
         assert!(!auth.allows(&headers(Some("Bearer s3cret-toke"))));
         assert!(!auth.allows(&headers(Some("Bearer "))));
-        assert!(!auth.allows(&headers(Some("Basic s3cret-token"))));
-        assert!(!auth.allows(&headers(Some("s3cret-token"))));
+        assert!(!auth.allows(&headers(Some("Basic s3cret-token-0123"))));
+        assert!(!auth.allows(&headers(Some("s3cret-token-0123"))));
         assert_eq!(TokenDigest::of("  \n").err(), Some(TokenError::Empty));
+        assert_eq!(
+            TokenDigest::of("0123456789abcde\n").err(),
+            Some(TokenError::TooShort { len: 15 })
+        );
         assert!(Auth::InsecureNoAuth.allows(&headers(None)));
     }
 }
