@@ -136,13 +136,12 @@ impl Walker<'_, '_> {
     fn command(&mut self, node: Node<'_>) {
         let mut words = Vec::new();
         let mut cursor = node.walk();
-        for (i, child) in node.children(&mut cursor).enumerate() {
-            let field = u32::try_from(i)
-                .ok()
-                .and_then(|i| node.field_name_for_child(i));
-            if matches!(field, Some("name" | "argument")) {
-                words.push(Word::from_node(child, self.source));
+        let mut more = cursor.goto_first_child();
+        while more {
+            if matches!(cursor.field_name(), Some("name" | "argument")) {
+                words.push(Word::from_node(cursor.node(), self.source));
             }
+            more = cursor.goto_next_sibling();
         }
         if !words.is_empty() {
             self.add(words, 0);

@@ -253,32 +253,28 @@ fn script_or_opaque(word: Option<&Word>) -> Inner {
 /// `alias name='body'`: a body can run where the name is used (with
 /// `expand_aliases`), so it is checked as a script.
 fn alias_bodies(words: &[Word]) -> Inner {
-    let mut script = String::new();
-    for word in words {
-        let Some(value) = word.value() else {
-            return Inner::Opaque("an alias body is not literal");
-        };
-        if let Some((_, body)) = value.split_once('=') {
-            script.push_str(body);
-            script.push('\n');
-        }
+    match literals(words) {
+        Some(values) => Inner::Script(
+            values
+                .iter()
+                .filter_map(|v| v.split_once('=').map(|(_, body)| format!("{body}\n")))
+                .collect(),
+        ),
+        None => Inner::Opaque("an alias body is not literal"),
     }
-    Inner::Script(script)
+}
+
+/// The values of `words` when every one is literal.
+fn literals(words: &[Word]) -> Option<Vec<&str>> {
+    words.iter().map(Word::value).collect()
 }
 
 /// `eval a b c` runs `a b c` as a script: literal words only.
 fn joined_script(words: &[Word]) -> Inner {
-    let mut script = String::new();
-    for word in words {
-        let Some(value) = word.value() else {
-            return Inner::Opaque("the script given to eval is not literal");
-        };
-        if !script.is_empty() {
-            script.push(' ');
-        }
-        script.push_str(value);
+    match literals(words) {
+        Some(values) => Inner::Script(values.join(" ")),
+        None => Inner::Opaque("the script given to eval is not literal"),
     }
-    Inner::Script(script)
 }
 
 /// `watch [options] COMMAND…` runs its words with `sh -c` (or directly with

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ToolsConfig, ask_edit, blocking, confine, paths};
+use super::{ToolsConfig, ask_edit, at_place, confine, paths};
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::protocol::ToolResponse;
@@ -68,20 +68,21 @@ impl TypedTool for Edit {
         }
         let path = paths::resolve_for_tool(&ctx, &input.path).await?;
         let shown = paths::display(ctx.workdir(), &path);
-        let place = Arc::new(confine::place(ctx.workdir(), &path, &shown)?);
         let (original, updated, count) = {
-            let place = place.clone();
             let (old, new, all) = (
                 input.old_string.clone(),
                 input.new_string.clone(),
                 input.replace_all,
             );
-            blocking(&self.config, move || plan_edit(&place, &old, &new, all)).await?
+            at_place(&self.config, &ctx, &path, &shown, move |place| {
+                plan_edit(place, &old, &new, all)
+            })
+            .await?
         };
         let diff =
             serde_json::json!({ "old_string": input.old_string, "new_string": input.new_string });
         ask_edit(&ctx, &shown, Some(diff)).await?;
-        blocking(&self.config, move || {
+        at_place(&self.config, &ctx, &path, &shown, move |place| {
             // Refuse if the file changed while permission was being asked.
             let now = place.read()?;
             if now != original.as_bytes() {
@@ -89,7 +90,7 @@ impl TypedTool for Edit {
                     "the file changed while the edit waited; read it again and retry",
                 ));
             }
-            place.write_atomic(updated.as_bytes())
+            place.write_atomic(updated.as_bytes()).map(drop)
         })
         .await?;
         Ok(

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ToolsConfig, blocking, confine, paths};
+use super::{ToolsConfig, at_place, confine, paths};
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::protocol::ToolResponse;
@@ -66,8 +66,7 @@ impl TypedTool for Glob {
         let cap = self.config.max_results;
         let cancel = ctx.cancel.clone();
         let shown = paths::display(ctx.workdir(), &root);
-        let place = confine::place(ctx.workdir(), &root, &shown)?;
-        blocking(&self.config, move || {
+        at_place(&self.config, &ctx, &root, &shown, move |place| {
             let dir = place.open_dir()?;
             let mut found: Vec<(SystemTime, String)> = Vec::new();
             confine::walk(dir, &cancel, |entry| {

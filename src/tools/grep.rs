@@ -11,7 +11,7 @@ use grep_searcher::{BinaryDetection, SearcherBuilder};
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ToolsConfig, blocking, confine, paths};
+use super::{ToolsConfig, at_place, confine, paths};
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::protocol::ToolResponse;
@@ -82,8 +82,8 @@ impl TypedTool for Grep {
         let cancel = ctx.cancel.clone();
         let workdir = ctx.workdir().to_path_buf();
         let shown_root = paths::display(&workdir, &root);
-        let place = confine::place(&workdir, &root, &shown_root)?;
-        blocking(&self.config, move || {
+        let searched = root.clone();
+        at_place(&self.config, &ctx, &root, &shown_root, move |place| {
             let dir = place.open_dir()?;
             let mut searcher = SearcherBuilder::new()
                 .binary_detection(BinaryDetection::quit(0))
@@ -100,7 +100,7 @@ impl TypedTool for Grep {
                 let Ok(file) = entry.open() else {
                     return ControlFlow::Continue(());
                 };
-                let shown = paths::display(&workdir, &root.join(entry.rel));
+                let shown = paths::display(&workdir, &searched.join(entry.rel));
                 let mut hits = Vec::new();
                 let result = searcher.search_file(
                     &matcher,

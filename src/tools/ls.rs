@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ToolsConfig, blocking, confine, paths};
+use super::{ToolsConfig, at_place, paths};
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::protocol::ToolResponse;
@@ -53,12 +53,11 @@ impl TypedTool for Ls {
         let path = paths::resolve_for_tool(&ctx, &raw).await?;
         let shown = paths::display(ctx.workdir(), &path);
         let cap = self.config.max_results;
-        let place = confine::place(ctx.workdir(), &path, &shown)?;
-        blocking(&self.config, move || {
+        at_place(&self.config, &ctx, &path, &shown, move |place| {
             let dir = place.open_dir()?;
             let entries = dir
                 .entries()
-                .map_err(|e| ToolError::failed(format!("cannot list {shown}: {e}")))?;
+                .map_err(|e| ToolError::failed(format!("cannot list {}: {e}", place.shown)))?;
             let mut lines: Vec<String> = entries
                 .filter_map(Result::ok)
                 .map(|entry| {
@@ -86,7 +85,7 @@ impl TypedTool for Ls {
                 out = "(empty directory)".to_owned();
             }
             Ok(ToolResponse::text(out)
-                .with_title(shown)
+                .with_title(place.shown.clone())
                 .with_metadata("entries", total))
         })
         .await

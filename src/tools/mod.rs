@@ -141,15 +141,25 @@ pub fn executor(
     Ok(executor)
 }
 
-/// Runs blocking file work off the async threads, as the tool user.
-async fn blocking<T: Send + 'static>(
+/// Runs blocking file work on `path` off the async threads, as the tool
+/// user, through a confined handle opened there (so the open, too, is
+/// blocking work done as the tool user).
+async fn at_place<T: Send + 'static>(
     config: &ToolsConfig,
-    work: impl FnOnce() -> Result<T, ToolError> + Send + 'static,
+    ctx: &CallContext,
+    path: &Path,
+    shown: &str,
+    work: impl FnOnce(&confine::Place) -> Result<T, ToolError> + Send + 'static,
 ) -> Result<T, ToolError> {
     let user = config.tool_user;
+    let (workdir, path, shown) = (
+        ctx.workdir().to_path_buf(),
+        path.to_path_buf(),
+        shown.to_owned(),
+    );
     tokio::task::spawn_blocking(move || {
         let _acting = user::ActingAs::enter(user)?;
-        work()
+        work(&confine::place(&workdir, &path, &shown)?)
     })
     .await
     .map_err(|e| ToolError::failed(format!("the file operation failed: {e}")))?

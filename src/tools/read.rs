@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ToolsConfig, blocking, confine, paths};
+use super::{ToolsConfig, at_place, confine, paths};
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::protocol::ToolResponse;
@@ -60,9 +60,8 @@ impl TypedTool for Read {
         let config = self.config.clone();
         let offset = input.offset.unwrap_or(1).max(1);
         let limit = input.limit.unwrap_or(config.read_default_lines).max(1);
-        let place = confine::place(ctx.workdir(), &path, &shown)?;
-        blocking(&self.config, move || {
-            read_lines(&place, offset, limit, &config)
+        at_place(&self.config, &ctx, &path, &shown, move |place| {
+            read_lines(place, offset, limit, &config)
         })
         .await
     }

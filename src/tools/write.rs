@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use super::{ToolsConfig, ask_edit, blocking, confine, paths};
+use super::{ToolsConfig, ask_edit, at_place, paths};
 use crate::context::CallContext;
 use crate::error::ToolError;
 use crate::protocol::ToolResponse;
@@ -53,12 +53,9 @@ impl TypedTool for Write {
         let path = paths::resolve_for_tool(&ctx, &input.path).await?;
         let shown = paths::display(ctx.workdir(), &path);
         ask_edit(&ctx, &shown, None).await?;
-        let place = confine::place(ctx.workdir(), &path, &shown)?;
         let bytes = input.content.len();
-        let existed = blocking(&self.config, move || {
-            let existed = place.open_file().is_ok();
-            place.write_atomic(input.content.as_bytes())?;
-            Ok(existed)
+        let existed = at_place(&self.config, &ctx, &path, &shown, move |place| {
+            place.write_atomic(input.content.as_bytes())
         })
         .await?;
         let verb = if existed { "Replaced" } else { "Created" };

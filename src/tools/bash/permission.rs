@@ -51,14 +51,24 @@ fn push_unique(list: &mut Vec<String>, item: String) {
     }
 }
 
-fn bash_request(command: &str, script: &Script) -> Option<PermissionRequest> {
-    let mut request = PermissionRequest {
-        permission: "bash".into(),
+/// An empty request for `permission`, showing the whole command.
+fn request_for(permission: &str, command: &str) -> PermissionRequest {
+    PermissionRequest {
+        permission: permission.into(),
         metadata: [("command".to_owned(), command.into())]
             .into_iter()
             .collect(),
         ..PermissionRequest::default()
-    };
+    }
+}
+
+/// The request, unless it has nothing to ask about.
+fn unless_empty(request: PermissionRequest) -> Option<PermissionRequest> {
+    (!request.patterns.is_empty() || !request.opaque.is_empty()).then_some(request)
+}
+
+fn bash_request(command: &str, script: &Script) -> Option<PermissionRequest> {
+    let mut request = request_for("bash", command);
     for simple in &script.commands {
         if simple.opaque.is_some() {
             push_unique(&mut request.opaque, simple.pattern());
@@ -78,24 +88,18 @@ fn bash_request(command: &str, script: &Script) -> Option<PermissionRequest> {
     if !reasons.is_empty() {
         request.metadata.insert("opaque".to_owned(), reasons.into());
     }
-    (!request.patterns.is_empty() || !request.opaque.is_empty()).then_some(request)
+    unless_empty(request)
 }
 
 fn outside_request(workdir: &Path, command: &str, script: &Script) -> Option<PermissionRequest> {
-    let mut request = PermissionRequest {
-        permission: "external_directory".into(),
-        metadata: [("command".to_owned(), command.into())]
-            .into_iter()
-            .collect(),
-        ..PermissionRequest::default()
-    };
+    let mut request = request_for("external_directory", command);
     for use_ in &script.paths {
         let harmless_target = use_.by == "a redirection" || use_.by == "tee" || use_.by == "dd";
         if harmless_target
             && use_
                 .word
                 .value()
-                .is_some_and(|v| HARMLESS_DEVICES.contains(&v))
+                .is_some_and(|v| is_harmless_device(Path::new(v)))
         {
             // Named exactly: nothing to resolve.
             continue;
@@ -111,7 +115,7 @@ fn outside_request(workdir: &Path, command: &str, script: &Script) -> Option<Per
             None => push_unique(&mut request.opaque, use_.word.text.clone()),
         }
     }
-    (!request.patterns.is_empty() || !request.opaque.is_empty()).then_some(request)
+    unless_empty(request)
 }
 
 /// Where a path leads, or `None` when that cannot be known before the

@@ -120,11 +120,11 @@ impl Place {
     /// directory (opened once, through the handle), flushed, renamed over
     /// the target within that directory. Parents are created. An existing
     /// file keeps its permission bits. The temporary file never outlives a
-    /// failure.
+    /// failure. Returns whether a file was replaced (`false`: created).
     ///
     /// # Errors
     /// A [`ToolError::Failed`] naming the step that failed.
-    pub(super) fn write_atomic(&self, content: &[u8]) -> Result<(), ToolError> {
+    pub(super) fn write_atomic(&self, content: &[u8]) -> Result<bool, ToolError> {
         let name: OsString = self
             .rel
             .file_name()
@@ -161,12 +161,14 @@ impl Place {
         file.write_all(content)
             .and_then(|()| file.sync_data())
             .map_err(|e| self.failed("write", &e))?;
-        if let Some(meta) = existing {
+        if let Some(meta) = &existing {
             let _ = file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(
                 cap_std::fs::PermissionsExt::mode(&meta.permissions()),
             ));
         }
-        temp.persist(&name).map_err(|e| self.failed("replace", &e))
+        temp.persist(&name)
+            .map_err(|e| self.failed("replace", &e))?;
+        Ok(existing.is_some())
     }
 }
 
