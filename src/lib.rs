@@ -12,8 +12,9 @@
 //! 4. [`tool`]: the [`Tool`] trait and [`TypedTool`].
 //! 5. [`executor`]: [`Executor`], [`LocalExecutor`], the one conversion of
 //!    a call's end ([`Outcome`]) and the call policy both ends share.
-//! 6. [`transport`] (frames over a stream: [`WsTransport`], [`channel_pair`])
-//!    and [`tools`] (the built-ins).
+//! 6. [`transport`] (frames over a stream: [`WsTransport`], [`channel_pair`]),
+//!    [`tools`] (the built-ins) and [`providers`] (the model APIs' tool
+//!    formats).
 //! 7. `wire`: the one frame writer and the one pending table.
 //! 8. [`server`] ([`ToolServer`]) and [`peer`] ([`Peer`]: ids, timeouts,
 //!    hello, asks).
@@ -52,6 +53,7 @@ pub mod launcher;
 pub mod metrics;
 pub mod peer;
 pub mod protocol;
+pub mod providers;
 mod remote;
 pub mod server;
 pub mod shell;
@@ -62,7 +64,7 @@ mod wire;
 
 pub use context::CallContext;
 pub use error::{CallError, SandboxEnded, ToolError};
-pub use executor::{CallOptions, Executor, LocalExecutor, Outcome};
+pub use executor::{CallOptions, Executor, LocalExecutor, Outcome, Router};
 pub use launcher::{Launcher, Sandbox, SandboxPool};
 pub use peer::{InteractiveHandler, Peer, PeerConfig};
 pub use protocol::{Action, PermissionRule, ToolInfo, ToolRequest, ToolResponse};

@@ -17,6 +17,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("executor", 5),
     ("transport", 6),
     ("tools", 6),
+    ("providers", 6),
     ("wire", 7),
     ("server", 8),
     ("peer", 8),

@@ -7,13 +7,16 @@
 //! - `outcome`: [`Outcome`], to and from the wire, into the caller's result.
 //! - `stop`: why a call was stopped, and running a call within its bounds.
 //! - `local`: [`LocalExecutor`], registration, admission, validation.
+//! - `router`: [`Router`], several executors behind one tool list.
 
 mod local;
 mod outcome;
+mod router;
 pub(crate) mod stop;
 
 pub use local::{Admitted, DEFAULT_CANCEL_GRACE, LocalExecutor, RegisterError};
 pub use outcome::Outcome;
+pub use router::{Router, RouterError};
 
 use std::time::Duration;
 
