@@ -243,12 +243,14 @@ impl CallContext {
                 Ok(())
             }
             Some(PermissionReply::Reject) => Err(ToolError::Denied(format!(
-                "permission `{}` was rejected by the user",
-                request.permission
+                "permission `{}` for {} was rejected by the user",
+                request.permission,
+                quoted_list(&request.patterns)
             ))),
             None => Err(ToolError::Denied(format!(
-                "permission `{}` was not answered in time",
-                request.permission
+                "permission `{}` for {} was not answered in time",
+                request.permission,
+                quoted_list(&request.patterns)
             ))),
         }
     }
@@ -332,3 +334,12 @@ impl RulesView<'_> {
 
 /// Default time an interactive client has to answer an ask.
 pub const DEFAULT_ASK_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// `` `a`, `b` `` for messages.
+pub(crate) fn quoted_list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|item| format!("`{item}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -60,6 +60,12 @@ pub struct LaunchConfig {
     pub idle_timeout: Option<Duration>,
     /// Extra arguments for `toolwire-server`.
     pub server_args: Vec<String>,
+    /// The container outlives this process: its owner label is
+    /// [`OWNER_DETACHED`](super::OWNER_DETACHED) instead of this process (so
+    /// `reap` leaves it), Docker removes it when its server exits (after
+    /// the idle timeout, say), and [`DockerSandbox::detach`](super::DockerSandbox::detach)
+    /// hands out what a later process needs to connect. Default false.
+    pub detached: bool,
 }
 
 impl Default for LaunchConfig {
@@ -81,6 +87,7 @@ impl Default for LaunchConfig {
             peer: PeerConfig::default(),
             idle_timeout: None,
             server_args: Vec::new(),
+            detached: false,
         }
     }
 }
@@ -139,6 +146,12 @@ impl LaunchConfig {
     #[must_use]
     pub fn server_args(mut self, args: Vec<String>) -> Self {
         self.server_args = args;
+        self
+    }
+    /// Sets [`LaunchConfig::detached`].
+    #[must_use]
+    pub fn detached(mut self, detached: bool) -> Self {
+        self.detached = detached;
         self
     }
     /// Sets [`LaunchConfig::stop_grace`].

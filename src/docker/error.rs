@@ -44,6 +44,10 @@ pub enum LaunchError {
     /// The launch took longer than [`LaunchConfig::launch_timeout`](super::LaunchConfig).
     #[error("the sandbox was not launched within {0:?}; the container was removed")]
     Timeout(std::time::Duration),
+    /// [`DockerSandbox::detach`](super::DockerSandbox::detach) on a sandbox
+    /// not launched with [`LaunchConfig::detached`](super::LaunchConfig::detached).
+    #[error("only a sandbox launched detached can be detached (LaunchConfig::detached)")]
+    NotDetached,
     /// Local I/O (temp dirs, the token file, the lock file).
     #[error("{action}: {source}")]
     Io {

@@ -143,11 +143,11 @@ impl DockerLauncher {
             wait_ready(&self.docker, &id, &endpoint, &config).await?;
             let peer =
                 Peer::connect(&endpoint, Some(&token), &config.ws, config.peer.clone()).await?;
-            Ok::<_, LaunchError>(Arc::new(peer))
+            Ok::<_, LaunchError>((Arc::new(peer), endpoint))
         }
         .await;
-        let peer = match connected {
-            Ok(peer) => peer,
+        let (peer, endpoint) = match connected {
+            Ok(connected) => connected,
             Err(e) => {
                 tracing::debug!(%id, error = %e, "launch failed: removing the container");
                 guard.remove().await;
@@ -181,7 +181,8 @@ impl DockerLauncher {
             stop_grace: config.stop_grace,
             removals: self.removals.clone(),
             _watcher: AbortOnDropHandle::new(watcher),
-            _socket_dir: socket_dir,
+            socket_dir,
+            reconnect: config.detached.then_some((endpoint, token)),
         })
     }
 

@@ -29,7 +29,7 @@ pub use config::{ImageConfig, LaunchConfig, Network};
 pub use error::{LaunchError, SandboxExit};
 pub use image::Progress;
 pub use owner::{owner_alive, owner_id};
-pub use sandbox::DockerSandbox;
+pub use sandbox::{DetachedSandbox, DockerSandbox};
 
 /// The sandbox pool over Docker.
 pub type SandboxPool = crate::launcher::SandboxPool<DockerLauncher>;
@@ -43,6 +43,9 @@ use bollard::query_parameters::{ListContainersOptions, RemoveContainerOptions};
 pub const LABEL_MANAGED: &str = "toolwire.managed";
 /// Label naming the owning process: `<hostname>/<pid>/<process start time>`.
 pub const LABEL_OWNER: &str = "toolwire.owner";
+/// The owner label of a detached sandbox ([`LaunchConfig::detached`]):
+/// no process owns it, `reap` leaves it, `toolwire down` removes it.
+pub const OWNER_DETACHED: &str = "detached";
 /// Label with the caller's session name.
 pub const LABEL_SESSION: &str = "toolwire.session";
 /// Label with the creation time (Unix seconds).
@@ -181,6 +184,17 @@ impl DockerLauncher {
             }
         }
         Ok(removed)
+    }
+
+    /// Removes one container (a detached sandbox, say) with its anonymous
+    /// volumes; one that is already gone counts as removed.
+    ///
+    /// # Errors
+    /// [`LaunchError::Docker`] when the engine refuses.
+    pub async fn remove(&self, id: &str) -> Result<(), LaunchError> {
+        remove_container(&self.docker, id)
+            .await
+            .map_err(LaunchError::docker("remove the sandbox container"))
     }
 
     /// Removes every toolwire container of this engine, whoever owns it.

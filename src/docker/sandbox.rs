@@ -21,6 +21,7 @@ use crate::error::{CallError, SandboxEnded};
 use crate::launcher::Sandbox;
 use crate::peer::Peer;
 use crate::remote::RemoteExecutor;
+use crate::transport::Endpoint;
 
 /// A running Docker sandbox: its container and a connected executor.
 pub struct DockerSandbox {
@@ -36,7 +37,39 @@ pub struct DockerSandbox {
     /// The launcher's removal tasks, where a dropped handle's removal runs.
     pub(super) removals: TaskTracker,
     pub(super) _watcher: AbortOnDropHandle<()>,
-    pub(super) _socket_dir: Option<tempfile::TempDir>,
+    pub(super) socket_dir: Option<tempfile::TempDir>,
+    /// Where the server listens and its token, kept for
+    /// [`DockerSandbox::detach`] (only a detached launch keeps them).
+    pub(super) reconnect: Option<(Endpoint, String)>,
+}
+
+/// What a later process needs to reach a detached sandbox
+/// ([`DockerSandbox::detach`]). Holds the bearer token: store it as a
+/// secret (a file of mode 0600), never log it.
+pub struct DetachedSandbox {
+    /// The container id.
+    pub id: String,
+    /// The container name.
+    pub name: String,
+    /// Where the server listens.
+    pub endpoint: Endpoint,
+    /// The bearer token.
+    pub token: String,
+    /// The host directory of the Unix socket (`Network::None`), now the
+    /// caller's to remove after the container.
+    pub socket_dir: Option<std::path::PathBuf>,
+}
+
+impl std::fmt::Debug for DetachedSandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DetachedSandbox")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("endpoint", &self.endpoint)
+            .field("token", &"<redacted>")
+            .field("socket_dir", &self.socket_dir)
+            .finish()
+    }
 }
 
 impl std::fmt::Debug for DockerSandbox {
@@ -101,6 +134,33 @@ impl DockerSandbox {
             .map_err(LaunchError::docker("remove the sandbox container"))?;
         self.removed.store(true, Ordering::SeqCst);
         Ok(())
+    }
+}
+
+impl DockerSandbox {
+    /// Lets the sandbox outlive this handle and this process: closes the
+    /// connection (the server keeps running) and returns what a later
+    /// process needs to connect. Only a sandbox launched with
+    /// [`LaunchConfig::detached`](super::LaunchConfig::detached) can be
+    /// detached — any other belongs to this process and `reap` would remove it.
+    ///
+    /// # Errors
+    /// [`LaunchError::NotDetached`] for a sandbox not launched detached
+    /// (it is shut down as a dropped handle is).
+    pub async fn detach(mut self) -> Result<DetachedSandbox, LaunchError> {
+        let Some((endpoint, token)) = self.reconnect.take() else {
+            return Err(LaunchError::NotDetached);
+        };
+        self.stopping.cancel();
+        self.peer.close().await;
+        self.removed.store(true, Ordering::SeqCst);
+        Ok(DetachedSandbox {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            endpoint,
+            token,
+            socket_dir: self.socket_dir.take().map(tempfile::TempDir::keep),
+        })
     }
 }
 

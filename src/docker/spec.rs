@@ -8,7 +8,7 @@ use std::path::Path;
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 
 use super::config::{LaunchConfig, Network};
-use super::{LABEL_CREATED, LABEL_MANAGED, LABEL_OWNER, LABEL_SESSION};
+use super::{LABEL_CREATED, LABEL_MANAGED, LABEL_OWNER, LABEL_SESSION, OWNER_DETACHED};
 
 /// The server's port inside the container.
 pub(super) const SERVER_PORT: &str = "7000/tcp";
@@ -52,7 +52,14 @@ pub(super) fn container_body(
 ) -> ContainerCreateBody {
     let labels = HashMap::from([
         (LABEL_MANAGED.to_owned(), "true".to_owned()),
-        (LABEL_OWNER.to_owned(), who.owner.to_owned()),
+        (
+            LABEL_OWNER.to_owned(),
+            if config.detached {
+                OWNER_DETACHED.to_owned()
+            } else {
+                who.owner.to_owned()
+            },
+        ),
         (LABEL_SESSION.to_owned(), config.session.clone()),
         (LABEL_CREATED.to_owned(), who.created_unix.to_string()),
     ]);
@@ -120,6 +127,10 @@ pub(super) fn container_body(
     }
     if !binds.is_empty() {
         host.binds = Some(binds);
+    }
+    if config.detached {
+        // Nobody watches a detached sandbox's exit: Docker removes it.
+        host.auto_remove = Some(true);
     }
     if let Some(idle) = config.idle_timeout {
         let secs = idle.as_secs().max(1);
@@ -259,6 +270,15 @@ mod tests {
         assert_eq!(labels[LABEL_OWNER], "host/42/7");
         assert_eq!(labels[LABEL_SESSION], "session");
         assert_eq!(labels[LABEL_CREATED], "1700000000");
+    }
+
+    #[test]
+    fn a_detached_sandbox_is_owned_by_no_process_and_removed_by_docker_when_it_exits() {
+        let config = LaunchConfig::default().detached(true);
+        let body = container_body(&config, "img", &WHO, None);
+        assert_eq!(body.labels.expect("labels")[LABEL_OWNER], OWNER_DETACHED);
+        assert_eq!(body.host_config.expect("host").auto_remove, Some(true));
+        assert_eq!(bridge().host_config.expect("host").auto_remove, None);
     }
 
     #[test]

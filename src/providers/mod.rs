@@ -34,6 +34,7 @@ pub use run::run_calls;
 
 use serde_json::Value;
 
+use crate::context::quoted_list;
 use crate::error::CallError;
 use crate::protocol::{ToolInfo, ToolResponse};
 
@@ -146,11 +147,7 @@ impl ToolResult {
             Err(CallError::PermissionNeeded(p)) => Self::error(format!(
                 "Denied: permission `{}` for {} was not granted (nobody could be asked)",
                 p.permission,
-                p.patterns
-                    .iter()
-                    .map(|pattern| format!("`{pattern}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                quoted_list(&p.patterns)
             )),
             Err(e) => Self::error(format!("Error: {e}")),
         }

@@ -33,10 +33,25 @@ pub fn object_root(schema: &Value) -> Result<Value, String> {
     }
 }
 
+/// String formats strict mode accepts; any other `format` is dropped.
+const OPENAI_STRICT_FORMATS: &[&str] = &[
+    "date-time",
+    "time",
+    "date",
+    "duration",
+    "email",
+    "hostname",
+    "ipv4",
+    "ipv6",
+    "uuid",
+];
+
 /// OpenAI strict mode: every object gets `additionalProperties: false` and
 /// lists every property in `required`; a property that was optional is made
 /// nullable instead (`type: [T, "null"]`, or `anyOf` with `{"type":
 /// "null"}`), so the model can still leave it out by sending null.
+/// `default` (meaningless when everything is required) and formats strict
+/// mode does not know (`uint64`, say) are dropped.
 pub fn openai_strict(schema: &Value) -> Value {
     let mut strict = schema.clone();
     close_objects(&mut strict);
@@ -47,6 +62,14 @@ fn close_objects(node: &mut Value) {
     let Value::Object(map) = node else {
         return;
     };
+    map.remove("default");
+    if map
+        .get("format")
+        .and_then(Value::as_str)
+        .is_some_and(|format| !OPENAI_STRICT_FORMATS.contains(&format))
+    {
+        map.remove("format");
+    }
     for key in ["items", "additionalItems", "not", "contains"] {
         if let Some(sub) = map.get_mut(key) {
             close_objects(sub);

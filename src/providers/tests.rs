@@ -9,7 +9,8 @@ fn strict_mode_closes_every_object_and_makes_optional_properties_nullable() {
         "type": "object",
         "properties": {
             "command": {"type": "string"},
-            "timeout": {"type": "integer", "minimum": 0},
+            "timeout": {"type": "integer", "format": "uint64", "minimum": 0, "default": null},
+            "at": {"type": "string", "format": "date-time"},
             "mode": {"type": "string", "enum": ["a", "b"]},
             "limits": {"type": ["integer", "null"]},
             "nested": {"type": "object", "properties": {"x": {"type": "number"}}},
@@ -23,9 +24,15 @@ fn strict_mode_closes_every_object_and_makes_optional_properties_nullable() {
     assert_eq!(
         strict["required"],
         json!([
-            "command", "either", "limits", "list", "mode", "nested", "timeout"
+            "at", "command", "either", "limits", "list", "mode", "nested", "timeout"
         ])
     );
+    assert_eq!(
+        strict["properties"]["timeout"],
+        json!({"type": ["integer", "null"], "minimum": 0}),
+        "default and a format strict mode does not know are dropped"
+    );
+    assert_eq!(strict["properties"]["at"]["format"], json!("date-time"));
     assert_eq!(strict["properties"]["command"]["type"], json!("string"));
     assert_eq!(
         strict["properties"]["timeout"]["type"],

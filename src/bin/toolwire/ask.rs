@@ -1,32 +1,56 @@
-//! Answers the sandbox's permission and question asks on the terminal.
+//! Answers the sandbox's permission and question asks: on the terminal when
+//! there is one, by itself when told to (`--yes`, `--allow-all`), and with a
+//! refusal otherwise — an ask nobody can see is never approved. Prompts and
+//! notes go to stderr, so stdout carries only the result.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, BufReader, Write};
 
 use async_trait::async_trait;
 use toolwire::InteractiveHandler;
 use toolwire::context::QuestionAnswer;
 use toolwire::protocol::{PermissionAsk, PermissionReply, QuestionAsk};
 
-/// Asks on the terminal; answers "once" / the first option by itself when
-/// told to, or when there is no terminal to ask on (CI).
+/// How asks are answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Policy {
+    /// "once" for a permission, the first option for a question.
+    Approve,
+    /// Asked on the controlling terminal.
+    Terminal,
+    /// No terminal and no approval given: refused.
+    Refuse,
+}
+
+/// Answers asks on the controlling terminal (`/dev/tty`, so it works while
+/// stdin carries data), or by itself when told to.
 pub struct TerminalAsker {
-    auto: bool,
+    policy: Policy,
 }
 
 impl TerminalAsker {
-    pub fn new(auto: bool) -> Self {
-        Self {
-            auto: auto || !std::io::stdin().is_terminal(),
-        }
+    /// `approve`: answer every ask with "once" / the first option, as
+    /// `--yes` and `--allow-all` say.
+    pub fn new(approve: bool) -> Self {
+        let policy = if approve {
+            Policy::Approve
+        } else if std::fs::File::open("/dev/tty").is_ok() {
+            Policy::Terminal
+        } else {
+            Policy::Refuse
+        };
+        Self { policy }
     }
 }
 
+/// Asks `question` on the terminal and reads one line of answer.
 fn prompt(question: String) -> String {
     tokio::task::block_in_place(|| {
-        print!("{question}");
-        let _ = std::io::stdout().flush();
+        eprint!("{question}");
+        let _ = std::io::stderr().flush();
         let mut line = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut line);
+        if let Ok(tty) = std::fs::File::open("/dev/tty") {
+            let _ = BufReader::new(tty).read_line(&mut line);
+        }
         line.trim().to_lowercase()
     })
 }
@@ -35,20 +59,28 @@ fn prompt(question: String) -> String {
 impl InteractiveHandler for TerminalAsker {
     async fn permission(&self, ask: PermissionAsk) -> PermissionReply {
         let what = format!("{} {}", ask.permission, ask.patterns.join(", "));
-        if self.auto {
-            println!(
-                "  ? permission asked: {what}\n    -> once (answered automatically: --yes or no terminal)"
-            );
-            return PermissionReply::Once;
-        }
-        let always = ask.always.join(", ");
-        let answer = prompt(format!(
-            "  ? allow {what}?  [o]nce / [a]lways ({always}) / [r]eject: "
-        ));
-        match answer.as_str() {
-            "a" | "always" => PermissionReply::Always,
-            "o" | "once" | "y" | "yes" | "" => PermissionReply::Once,
-            _ => PermissionReply::Reject,
+        match self.policy {
+            Policy::Approve => {
+                eprintln!("  ? permission asked: {what}\n    -> once (--yes / --allow-all)");
+                PermissionReply::Once
+            }
+            Policy::Refuse => {
+                eprintln!(
+                    "  ? permission asked: {what}\n    -> refused: no terminal to ask on (pass --allow-all to approve)"
+                );
+                PermissionReply::Reject
+            }
+            Policy::Terminal => {
+                let always = ask.always.join(", ");
+                let answer = prompt(format!(
+                    "  ? allow {what}?  [o]nce / [a]lways ({always}) / [r]eject: "
+                ));
+                match answer.as_str() {
+                    "a" | "always" => PermissionReply::Always,
+                    "o" | "once" | "y" | "yes" => PermissionReply::Once,
+                    _ => PermissionReply::Reject,
+                }
+            }
         }
     }
 
@@ -60,21 +92,32 @@ impl InteractiveHandler for TerminalAsker {
                 .first()
                 .map(|o| o.label.clone())
                 .unwrap_or_default();
-            if self.auto {
-                println!(
-                    "  ? {} -> {first} (answered automatically)",
-                    question.question
-                );
-                answers.push(vec![first]);
-                continue;
+            match self.policy {
+                Policy::Approve => {
+                    eprintln!(
+                        "  ? {} -> {first} (answered automatically: --yes)",
+                        question.question
+                    );
+                    answers.push(vec![first]);
+                }
+                Policy::Refuse => {
+                    eprintln!(
+                        "  ? {} -> not answered: no terminal to ask on",
+                        question.question
+                    );
+                    return QuestionAnswer::Rejected;
+                }
+                Policy::Terminal => {
+                    let options: Vec<&str> =
+                        question.options.iter().map(|o| o.label.as_str()).collect();
+                    let answer = prompt(format!(
+                        "  ? {} [{}]: ",
+                        question.question,
+                        options.join("/")
+                    ));
+                    answers.push(vec![if answer.is_empty() { first } else { answer }]);
+                }
             }
-            let options: Vec<&str> = question.options.iter().map(|o| o.label.as_str()).collect();
-            let answer = prompt(format!(
-                "  ? {} [{}]: ",
-                question.question,
-                options.join("/")
-            ));
-            answers.push(vec![if answer.is_empty() { first } else { answer }]);
         }
         QuestionAnswer::Answers(answers)
     }

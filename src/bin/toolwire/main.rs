@@ -4,8 +4,10 @@
 mod ask;
 mod bench;
 mod demo;
+mod detached;
 mod journal;
 mod local;
+mod sandboxes;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,7 +63,49 @@ enum Command {
     },
     /// List the calls the journal recorded (`calls show ID` for one).
     Calls(journal::CallsArgs),
-    /// List toolwire containers.
+    /// Print the built-in tools' definitions in a model API's format (no sandbox needed).
+    Tools {
+        /// openai, openai-responses, anthropic, gemini or mcp.
+        #[arg(long, default_value = "openai", value_parser = sandboxes::parse_format)]
+        format: toolwire::providers::Format,
+        /// OpenAI strict mode (every object closed, optional properties nullable).
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Start a detached sandbox that later commands reach by name, and return.
+    Up(sandboxes::UpArgs),
+    /// Run one call in a detached sandbox and print the response as JSON.
+    Call {
+        /// The sandbox's name (from `toolwire up`).
+        name: String,
+        /// The tool, e.g. bash.
+        tool: String,
+        /// The input as JSON, e.g. '{"command":"ls -la"}'.
+        input: String,
+        /// Approve every permission ask (without it, an ask is asked on the
+        /// terminal, or refused when there is none).
+        #[arg(long)]
+        allow_all: bool,
+    },
+    /// Run every tool call of a model's answer (read from stdin) in a
+    /// detached sandbox and print the result message(s) in that API's format.
+    Exec {
+        /// The sandbox's name (from `toolwire up`).
+        name: String,
+        /// openai, openai-responses, anthropic, gemini or mcp.
+        #[arg(long, value_parser = sandboxes::parse_format)]
+        format: toolwire::providers::Format,
+        /// Approve every permission ask (without it, an ask is asked on the
+        /// terminal, or refused when there is none).
+        #[arg(long)]
+        allow_all: bool,
+    },
+    /// Remove a detached sandbox.
+    Down {
+        /// The sandbox's name (from `toolwire up`).
+        name: String,
+    },
+    /// List toolwire containers (detached sandboxes by their name).
     Ps,
     /// Remove toolwire containers whose owning process is gone.
     Reap {
@@ -128,25 +172,21 @@ fn main() -> anyhow::Result<()> {
                 local,
                 journal,
             } => run_one(&tool, &input, allow_all, local, &journal).await,
-            Command::Ps => {
-                let launcher = connect().await?;
-                let sandboxes = launcher.list().await?;
-                println!(
-                    "{:<14} {:<40} {:<10} {:<12} OWNER",
-                    "ID", "NAME", "STATE", "SESSION"
-                );
-                for s in sandboxes {
-                    println!(
-                        "{:<14} {:<40} {:<10} {:<12} {}",
-                        &s.id[..12.min(s.id.len())],
-                        s.name,
-                        s.state,
-                        s.session,
-                        s.owner
-                    );
-                }
-                Ok(())
-            }
+            Command::Tools { format, strict } => sandboxes::tools(format, strict),
+            Command::Up(args) => sandboxes::up(args).await,
+            Command::Call {
+                name,
+                tool,
+                input,
+                allow_all,
+            } => sandboxes::call(&name, &tool, &input, allow_all).await,
+            Command::Exec {
+                name,
+                format,
+                allow_all,
+            } => sandboxes::exec(&name, format, allow_all).await,
+            Command::Down { name } => sandboxes::down(&name).await,
+            Command::Ps => sandboxes::ps().await,
             Command::Reap { all } => {
                 let launcher = connect().await?;
                 let removed = if all {
@@ -199,7 +239,7 @@ async fn run_one(
     let input: serde_json::Value =
         serde_json::from_str(input).context("the input is not valid JSON")?;
     let recorder = journal.recorder()?;
-    let mut peer = PeerConfig::default().interactive(Arc::new(ask::TerminalAsker::new(false)));
+    let mut peer = PeerConfig::default().interactive(Arc::new(ask::TerminalAsker::new(allow_all)));
     if let Some(recorder) = &recorder {
         peer = recorder.peer_config(peer, true);
     }

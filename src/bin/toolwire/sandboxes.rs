@@ -1,0 +1,223 @@
+//! Commands for orchestrators in any language: `up` starts a detached
+//! sandbox, `call` and `exec` run calls in it, `down` removes it, `tools`
+//! prints the tool definitions in a model API's format. stdout carries only
+//! the JSON result; notes and prompts go to stderr.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use toolwire::docker::{LaunchConfig, Network};
+use toolwire::providers::{ExportOptions, Format, run_calls};
+use toolwire::tools::ToolsConfig;
+use toolwire::{CallOptions, Executor, Peer, PeerConfig, RemoteExecutor, ToolRequest, WsConfig};
+
+use crate::ask::TerminalAsker;
+use crate::detached::{self, Detached};
+
+/// `toolwire up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// The sandbox's name for later commands (default: a random one).
+    #[arg(long)]
+    name: Option<String>,
+    /// `bridge` (the server's port published on 127.0.0.1 only) or `none`
+    /// (no network at all; the server listens on a Unix socket).
+    #[arg(long, value_enum, default_value_t = NetworkArg::Bridge)]
+    network: NetworkArg,
+    /// A host directory to mount as /workspace (default: an empty volume).
+    #[arg(long)]
+    workspace: Option<PathBuf>,
+    /// Remove the sandbox after this long with no client and no call
+    /// (e.g. 30s, 10m, 2h). Default: it stays until `toolwire down`.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    idle_timeout: Option<Duration>,
+    /// Print `{"name", "url", "token_file", "container"}` as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum NetworkArg {
+    Bridge,
+    None,
+}
+
+/// A model API's tool format, as clap reads it.
+pub fn parse_format(text: &str) -> Result<Format, String> {
+    text.parse().map_err(|_| {
+        format!(
+            "unknown format {text:?}; one of: {}",
+            <Format as strum::VariantNames>::VARIANTS.join(", ")
+        )
+    })
+}
+
+/// Starts a detached sandbox and records how to reach it.
+pub async fn up(args: UpArgs) -> anyhow::Result<()> {
+    let dir = detached::state_dir()?;
+    let name = args
+        .name
+        .unwrap_or_else(|| format!("sbx-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
+    detached::check_name(&name)?;
+    if detached::exists(&dir, &name) {
+        bail!("a sandbox named {name:?} is up already (toolwire down {name} removes it)");
+    }
+    let mut config = LaunchConfig::default()
+        .session(name.clone())
+        .detached(true)
+        .network(match args.network {
+            NetworkArg::Bridge => Network::Bridge,
+            NetworkArg::None => Network::None,
+        });
+    if let Some(workspace) = &args.workspace {
+        let workspace = workspace
+            .canonicalize()
+            .with_context(|| format!("the workspace {} does not exist", workspace.display()))?;
+        config = config.workspace(workspace);
+    }
+    if let Some(idle) = args.idle_timeout {
+        config = config.idle_timeout(idle);
+    }
+    let launcher = crate::connect().await?;
+    crate::ensure_image(&launcher).await?;
+    let sandbox = launcher.launch(config).await?;
+    let handle = sandbox.detach().await?;
+    let state = Detached {
+        name: name.clone(),
+        url: Detached::url_of(&handle.endpoint),
+        token_file: detached::token_file(&dir, &name),
+        container: handle.id.clone(),
+        socket_dir: handle.socket_dir.clone(),
+    };
+    if let Err(e) = detached::save(&dir, &state, &handle.token) {
+        let _ = launcher.remove(&handle.id).await;
+        detached::forget(&dir, &state);
+        return Err(e.context("could not record the sandbox; it was removed"));
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&state)?);
+    } else {
+        println!("{name}");
+        eprintln!(
+            "sandbox {name} is up ({}); toolwire call {name} TOOL JSON, toolwire down {name}",
+            state.url
+        );
+    }
+    Ok(())
+}
+
+/// Connects to the detached sandbox `name`; asks are answered by
+/// [`TerminalAsker`] (approved with `allow_all`, refused without a terminal).
+async fn connect_to(name: &str, allow_all: bool) -> anyhow::Result<RemoteExecutor> {
+    let state = detached::load(&detached::state_dir()?, name)?;
+    let peer_config = PeerConfig::default().interactive(Arc::new(TerminalAsker::new(allow_all)));
+    let peer = Peer::connect(
+        &state.endpoint(),
+        Some(&state.token()?),
+        &WsConfig::default(),
+        peer_config,
+    )
+    .await
+    .with_context(|| format!("could not reach sandbox {name:?} (is it still up? toolwire ps)"))?;
+    Ok(RemoteExecutor::new(Arc::new(peer)))
+}
+
+/// `toolwire call NAME TOOL JSON`: one call, the response as JSON.
+pub async fn call(name: &str, tool: &str, input: &str, allow_all: bool) -> anyhow::Result<()> {
+    let input: serde_json::Value =
+        serde_json::from_str(input).context("the input is not valid JSON")?;
+    let executor = connect_to(name, allow_all).await?;
+    let mut request = ToolRequest::new(tool, input);
+    request.session_id = name.to_owned();
+    let response = executor.execute(request).await;
+    executor.close().await;
+    println!("{}", serde_json::to_string_pretty(&response?)?);
+    Ok(())
+}
+
+/// `toolwire exec NAME --format F`: every tool call of the model's answer on
+/// stdin, the result message(s) in that format on stdout.
+pub async fn exec(name: &str, format: Format, allow_all: bool) -> anyhow::Result<()> {
+    detached::load(&detached::state_dir()?, name)?;
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("read the model's answer from stdin")?;
+    let answer: serde_json::Value =
+        serde_json::from_str(&text).context("stdin is not valid JSON")?;
+    let calls = format.parse_calls(&answer)?;
+    let results = if calls.is_empty() {
+        Vec::new()
+    } else {
+        let executor = connect_to(name, allow_all).await?;
+        let results = run_calls(&executor, &calls, name, &CallOptions::default()).await;
+        executor.close().await;
+        results
+    };
+    eprintln!("{} call(s) run in {name}", calls.len());
+    let messages = format.result_messages(&calls, &results);
+    println!("{}", serde_json::to_string_pretty(&messages)?);
+    Ok(())
+}
+
+/// `toolwire down NAME`: removes the container and forgets the sandbox.
+pub async fn down(name: &str) -> anyhow::Result<()> {
+    let dir = detached::state_dir()?;
+    let state = detached::load(&dir, name)?;
+    let launcher = crate::connect().await?;
+    launcher.remove(&state.container).await?;
+    detached::forget(&dir, &state);
+    eprintln!("sandbox {name} removed");
+    Ok(())
+}
+
+/// `toolwire tools`: the built-in tools' definitions in `format`.
+pub fn tools(format: Format, strict: bool) -> anyhow::Result<()> {
+    let infos: Vec<_> = toolwire::tools::builtin(ToolsConfig::default())
+        .iter()
+        .map(|tool| tool.info())
+        .collect();
+    let definitions = format.tool_definitions(&infos, ExportOptions::default().strict(strict))?;
+    println!("{}", serde_json::to_string_pretty(&definitions)?);
+    Ok(())
+}
+
+/// `toolwire ps`: every toolwire container; a detached sandbox shows the
+/// name `up` gave it, and one whose container is gone is said so.
+pub async fn ps() -> anyhow::Result<()> {
+    let launcher = crate::connect().await?;
+    let containers = launcher.list().await?;
+    let recorded = detached::all(&detached::state_dir()?);
+    println!(
+        "{:<16} {:<14} {:<44} {:<10} OWNER",
+        "SANDBOX", "ID", "CONTAINER", "STATE"
+    );
+    for c in &containers {
+        let sandbox = recorded
+            .iter()
+            .find(|d| d.container == c.id)
+            .map_or("-", |d| d.name.as_str());
+        println!(
+            "{:<16} {:<14} {:<44} {:<10} {}",
+            sandbox,
+            &c.id[..12.min(c.id.len())],
+            c.name,
+            c.state,
+            c.owner
+        );
+    }
+    for gone in recorded
+        .iter()
+        .filter(|d| !containers.iter().any(|c| c.id == d.container))
+    {
+        eprintln!(
+            "sandbox {} is recorded but its container is gone (idle timeout?); toolwire down {} forgets it",
+            gone.name, gone.name
+        );
+    }
+    Ok(())
+}
