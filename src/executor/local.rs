@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -40,7 +40,13 @@ struct Registered {
     tool: Arc<dyn Tool>,
     info: ToolInfo,
     validator: jsonschema::Validator,
+    /// The group it was registered in ([`LocalExecutor::replace_group`]).
+    group: Option<String>,
 }
+
+/// The registered tools by name. Replaced whole (copy on write), so a
+/// call admitted before a replacement finishes on the tool it found.
+type Registry = BTreeMap<String, Arc<Registered>>;
 
 /// A call admitted by [`LocalExecutor::admit`]: the tool it will run, found
 /// once; [`LocalExecutor::run_admitted`] runs it.
@@ -64,7 +70,7 @@ impl std::fmt::Debug for Admitted {
 /// schema before the tool runs, and turns a panicking tool into an error
 /// response.
 pub struct LocalExecutor {
-    tools: BTreeMap<String, Arc<Registered>>,
+    tools: RwLock<Arc<Registry>>,
     workdir: PathBuf,
     shared: SharedState,
     /// `None`: every tool is active.
@@ -80,7 +86,7 @@ pub const DEFAULT_CANCEL_GRACE: Duration = Duration::from_secs(2);
 impl std::fmt::Debug for LocalExecutor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LocalExecutor")
-            .field("tools", &self.tools.keys().collect::<Vec<_>>())
+            .field("tools", &self.registry().keys().collect::<Vec<_>>())
             .field("workdir", &self.workdir)
             .finish_non_exhaustive()
     }
@@ -90,7 +96,7 @@ impl LocalExecutor {
     /// An empty registry whose tools work in `workdir`.
     pub fn new(workdir: impl Into<PathBuf>) -> Self {
         Self {
-            tools: BTreeMap::new(),
+            tools: RwLock::new(Arc::new(BTreeMap::new())),
             workdir: workdir.into(),
             shared: SharedState::default(),
             active: RwLock::new(None),
@@ -135,13 +141,13 @@ impl LocalExecutor {
     /// # Errors
     /// The refusal, as the caller will read it.
     pub fn admit(&self, tool: &str) -> Result<Admitted, String> {
-        let Some(registered) = self.tools.get(tool) else {
+        let Some(registered) = self.registry().get(tool).cloned() else {
             return Err(format!("unknown tool: {tool:?}"));
         };
         if !self.is_active(tool) {
             return Err(format!("tool {tool:?} not available"));
         }
-        Ok(Admitted(registered.clone()))
+        Ok(Admitted(registered))
     }
 
     /// Adds a tool.
@@ -149,28 +155,55 @@ impl LocalExecutor {
     /// # Errors
     /// [`RegisterError`] when the schema is invalid or the name is taken.
     pub fn register(&mut self, tool: Arc<dyn Tool>) -> Result<&mut Self, RegisterError> {
-        let info = tool.info();
-        if self.tools.contains_key(&info.name) {
-            return Err(RegisterError::Duplicate(info.name));
+        let registered = compile(tool, None)?;
+        let registry = Arc::make_mut(self.tools.get_mut().unwrap_or_else(PoisonError::into_inner));
+        if registry.contains_key(&registered.info.name) {
+            return Err(RegisterError::Duplicate(registered.info.name));
         }
-        // Draft 7: tool schemas need nothing newer, and compiling against the
-        // 2020-12 meta-schema costs ~3 MiB of resident memory per tool.
-        let validator = jsonschema::options()
-            .with_draft(jsonschema::Draft::Draft4)
-            .build(&info.input_schema)
-            .map_err(|e| RegisterError::InvalidSchema {
-                tool: info.name.clone(),
-                reason: e.to_string(),
-            })?;
-        self.tools.insert(
-            info.name.clone(),
-            Arc::new(Registered {
-                tool,
-                info,
-                validator,
-            }),
-        );
+        registry.insert(registered.info.name.clone(), Arc::new(registered));
         Ok(self)
+    }
+
+    /// Replaces every tool registered in `group` by `tools`, at once and
+    /// while calls run: a call admitted before finishes on the tool it
+    /// found, later calls see the new set. Declarative tools reloaded from
+    /// their file use it.
+    ///
+    /// # Errors
+    /// [`RegisterError`] when a new schema is invalid or a new name is
+    /// taken by a tool outside the group (or twice in `tools`); then
+    /// nothing changes.
+    pub fn replace_group(
+        &self,
+        group: &str,
+        tools: Vec<Arc<dyn Tool>>,
+    ) -> Result<(), RegisterError> {
+        let compiled = tools
+            .into_iter()
+            .map(|tool| compile(tool, Some(group.to_owned())))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut current = self.tools.write().unwrap_or_else(PoisonError::into_inner);
+        let mut next: Registry = current
+            .iter()
+            .filter(|(_, r)| r.group.as_deref() != Some(group))
+            .map(|(name, r)| (name.clone(), r.clone()))
+            .collect();
+        for registered in compiled {
+            if next.contains_key(&registered.info.name) {
+                return Err(RegisterError::Duplicate(registered.info.name));
+            }
+            next.insert(registered.info.name.clone(), Arc::new(registered));
+        }
+        *current = Arc::new(next);
+        Ok(())
+    }
+
+    /// The registry as it is now.
+    fn registry(&self) -> Arc<Registry> {
+        self.tools
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// Adds a tool, builder style.
@@ -194,7 +227,7 @@ impl LocalExecutor {
 
     /// The active tools, sorted by name.
     pub fn tool_infos(&self) -> Vec<ToolInfo> {
-        self.tools
+        self.registry()
             .values()
             .filter(|r| self.is_active(&r.info.name))
             .map(|r| r.info.clone())
@@ -251,6 +284,26 @@ impl LocalExecutor {
             }
         }
     }
+}
+
+/// A tool with its compiled input validator.
+fn compile(tool: Arc<dyn Tool>, group: Option<String>) -> Result<Registered, RegisterError> {
+    let info = tool.info();
+    // Draft 4: tool schemas need nothing newer, and compiling against the
+    // 2020-12 meta-schema costs ~3 MiB of resident memory per tool.
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft4)
+        .build(&info.input_schema)
+        .map_err(|e| RegisterError::InvalidSchema {
+            tool: info.name.clone(),
+            reason: e.to_string(),
+        })?;
+    Ok(Registered {
+        tool,
+        info,
+        validator,
+        group,
+    })
 }
 
 /// The first schema violation, naming the offending field.

@@ -13,6 +13,7 @@ pub mod glob;
 pub mod grep;
 pub mod ls;
 pub mod paths;
+pub(crate) mod process;
 pub mod question;
 pub mod read;
 pub mod user;
