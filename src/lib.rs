@@ -15,7 +15,8 @@
 //! 6. [`transport`] (frames over a stream: [`WsTransport`], [`channel_pair`]),
 //!    [`tools`] (the built-ins) and [`providers`] (the model APIs' tool
 //!    formats).
-//! 7. `wire`: the one frame writer and the one pending table.
+//! 7. `wire`: the one frame writer and the one pending table;
+//!    [`declarative`]: tools declared in a tools file (HTTP, command).
 //! 8. [`server`] ([`ToolServer`]) and [`peer`] ([`Peer`]: ids, timeouts,
 //!    hello, asks).
 //! 9. [`RemoteExecutor`]; `journal` (feature `journal`): every call's life
@@ -43,6 +44,7 @@
 
 pub mod bus;
 pub mod context;
+pub mod declarative;
 #[cfg(feature = "docker")]
 pub mod docker;
 mod error;

@@ -19,6 +19,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("tools", 6),
     ("providers", 6),
     ("wire", 7),
+    ("declarative", 7),
     ("server", 8),
     ("peer", 8),
     ("remote", 9),

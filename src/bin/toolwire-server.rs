@@ -57,6 +57,13 @@ struct Args {
     /// CAP_SETGID and CAP_KILL; the Docker launcher passes 1000:1000).
     #[arg(long, value_name = "UID:GID")]
     tool_user: Option<ToolUser>,
+    /// Serve the tools of this tools file (HTTP and command tools) beside the
+    /// built-ins; it is reloaded when it changes or on SIGHUP.
+    #[arg(long, value_name = "FILE")]
+    tools_file: Option<PathBuf>,
+    /// Serve only this toolset of the tools file.
+    #[arg(long, requires = "tools_file")]
+    toolset: Option<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -130,11 +137,12 @@ async fn serve(args: Args, auth: Auth) -> anyhow::Result<()> {
         .workdir
         .canonicalize()
         .context("cannot resolve the workdir")?;
-    let mut executor = tools::executor(&workdir, {
+    let tools_config = {
         let mut tools = ToolsConfig::default().output_cap_bytes(args.output_cap_bytes);
         tools.tool_user = args.tool_user;
-        tools
-    })?;
+        std::sync::Arc::new(tools)
+    };
+    let mut executor = tools::executor(&workdir, (*tools_config).clone())?;
     if args.bench_tools {
         executor.register(toolwire::typed(tools::bench::Echo))?;
         executor.register(toolwire::typed(tools::bench::Sleep))?;
@@ -147,6 +155,21 @@ async fn serve(args: Args, auth: Auth) -> anyhow::Result<()> {
         config.idle_timeout(Duration::from_secs(args.idle_timeout_secs))
     } else {
         config
+    };
+    let executor = std::sync::Arc::new(executor);
+    // Owns the watcher: the file is watched while the server runs.
+    let _tools_file = match &args.tools_file {
+        Some(path) => {
+            let (watcher, _reloads) = toolwire::declarative::watch(
+                path,
+                executor.clone(),
+                tools_config.clone(),
+                toolwire::declarative::Credentials::default(),
+                args.toolset.clone(),
+            )?;
+            Some(watcher)
+        }
+        None => None,
     };
     let server = ToolServer::new(executor, auth, config);
     release_startup_memory();

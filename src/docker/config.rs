@@ -66,6 +66,10 @@ pub struct LaunchConfig {
     /// the idle timeout, say), and [`DockerSandbox::detach`](super::DockerSandbox::detach)
     /// hands out what a later process needs to connect. Default false.
     pub detached: bool,
+    /// A tools file (declarative tools) the server serves beside the
+    /// built-ins. It is copied into the container before start, readable by
+    /// the server only. Default none.
+    pub tools_file: Option<PathBuf>,
 }
 
 impl Default for LaunchConfig {
@@ -88,6 +92,7 @@ impl Default for LaunchConfig {
             idle_timeout: None,
             server_args: Vec::new(),
             detached: false,
+            tools_file: None,
         }
     }
 }
@@ -152,6 +157,12 @@ impl LaunchConfig {
     #[must_use]
     pub fn detached(mut self, detached: bool) -> Self {
         self.detached = detached;
+        self
+    }
+    /// Sets [`LaunchConfig::tools_file`].
+    #[must_use]
+    pub fn tools_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tools_file = Some(path.into());
         self
     }
     /// Sets [`LaunchConfig::stop_grace`].

@@ -17,7 +17,7 @@ use tokio_util::task::{AbortOnDropHandle, TaskTracker};
 use super::config::{LaunchConfig, Network};
 use super::ready::{published_port, wait_ready};
 use super::sandbox::{DockerSandbox, schedule_removal};
-use super::spec::{Identity, SOCKET_NAME, TOKEN_DIR, container_body};
+use super::spec::{Identity, SOCKET_NAME, TOKEN_DIR, TOOLS_FILE_NAME, container_body};
 use super::watch::{Watched, watch};
 use super::{DockerLauncher, LaunchError, remove_container};
 use crate::launcher::Launcher;
@@ -67,6 +67,13 @@ impl DockerLauncher {
     }
 
     async fn launch_unbounded(&self, config: LaunchConfig) -> Result<DockerSandbox, LaunchError> {
+        let tools_file = match &config.tools_file {
+            Some(path) => Some(std::fs::read(path).map_err(LaunchError::io(format!(
+                "read the tools file {}",
+                path.display()
+            )))?),
+            None => None,
+        };
         let image = self.image_tag().await?;
         tracing::debug!(%image, "launch: image ready");
         let token = format!(
@@ -121,7 +128,7 @@ impl DockerLauncher {
                         path: TOKEN_DIR.into(),
                         ..UploadToContainerOptions::default()
                     }),
-                    bollard::body_full(token_archive(&token)?.into()),
+                    bollard::body_full(token_archive(&token, tools_file.as_deref())?.into()),
                 )
                 .await
                 .map_err(LaunchError::docker("copy the token into the container"))?;
@@ -226,18 +233,22 @@ fn socket_dir() -> Result<tempfile::TempDir, LaunchError> {
     Ok(dir)
 }
 
-/// A tar with one entry, `token` (mode 0600, owned by the server's uid 0;
-/// the tool user cannot read it).
-fn token_archive(token: &str) -> Result<Vec<u8>, LaunchError> {
+/// A tar with `token` and, when given, the tools file (each mode 0600,
+/// owned by the server's uid 0; the tool user cannot read them).
+fn token_archive(token: &str, tools_file: Option<&[u8]>) -> Result<Vec<u8>, LaunchError> {
     let mut tar = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_gnu();
-    header.set_size(token.len() as u64);
-    header.set_mode(0o600);
-    header.set_uid(0);
-    header.set_gid(0);
-    header.set_cksum();
-    tar.append_data(&mut header, "token", token.as_bytes())
-        .map_err(LaunchError::io("build the token archive"))?;
+    let entries = std::iter::once(("token", token.as_bytes()))
+        .chain(tools_file.map(|bytes| (TOOLS_FILE_NAME, bytes)));
+    for (name, bytes) in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o600);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_cksum();
+        tar.append_data(&mut header, name, bytes)
+            .map_err(LaunchError::io("build the token archive"))?;
+    }
     tar.into_inner()
         .map_err(LaunchError::io("build the token archive"))
 }

@@ -15,6 +15,9 @@ pub(super) const SERVER_PORT: &str = "7000/tcp";
 /// Where the token file is copied (an anonymous volume; the root is read-only).
 pub(super) const TOKEN_DIR: &str = "/run/toolwire";
 /// Where the host directory with the Unix socket is mounted in `none` mode.
+/// The tools file's name in [`TOKEN_DIR`] (server-only, like the token).
+pub(super) const TOOLS_FILE_NAME: &str = "tools.yaml";
+/// Directory of the Unix socket (a bind mount) for `Network::None`.
 pub(super) const SOCKET_DIR: &str = "/run/toolwire-sock";
 /// The socket's file name in that directory.
 pub(super) const SOCKET_NAME: &str = "tw.sock";
@@ -131,6 +134,12 @@ pub(super) fn container_body(
     if config.detached {
         // Nobody watches a detached sandbox's exit: Docker removes it.
         host.auto_remove = Some(true);
+    }
+    if config.tools_file.is_some() {
+        cmd.extend([
+            "--tools-file".to_owned(),
+            format!("{TOKEN_DIR}/{TOOLS_FILE_NAME}"),
+        ]);
     }
     if let Some(idle) = config.idle_timeout {
         let secs = idle.as_secs().max(1);

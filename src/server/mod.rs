@@ -155,7 +155,7 @@ impl ServerConfig {
 
 /// State shared by every connection of one server.
 struct Inner {
-    executor: LocalExecutor,
+    executor: Arc<LocalExecutor>,
     auth: Auth,
     config: ServerConfig,
     /// Fires when shutdown begins: sessions stop reading and drain.
@@ -191,11 +191,12 @@ impl std::fmt::Debug for ToolServer {
 }
 
 impl ToolServer {
-    /// A server for `executor`'s tools.
-    pub fn new(executor: LocalExecutor, auth: Auth, config: ServerConfig) -> Self {
+    /// A server for `executor`'s tools (an `Arc` when something else keeps
+    /// changing them, such as a tools-file watcher).
+    pub fn new(executor: impl Into<Arc<LocalExecutor>>, auth: Auth, config: ServerConfig) -> Self {
         Self {
             inner: Arc::new(Inner {
-                executor,
+                executor: executor.into(),
                 auth,
                 config,
                 shutting_down: CancellationToken::new(),
@@ -203,6 +204,11 @@ impl ToolServer {
                 sessions: tokio::sync::watch::channel(0).0,
             }),
         }
+    }
+
+    /// The executor whose tools this server serves.
+    pub fn executor(&self) -> &Arc<LocalExecutor> {
+        &self.inner.executor
     }
 
     /// The number of open client sessions, to read or to wait on (a session

@@ -4,6 +4,7 @@
 
 pub mod binary;
 pub mod python;
+pub mod recorder;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

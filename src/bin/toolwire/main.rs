@@ -63,15 +63,9 @@ enum Command {
     },
     /// List the calls the journal recorded (`calls show ID` for one).
     Calls(journal::CallsArgs),
-    /// Print the built-in tools' definitions in a model API's format (no sandbox needed).
-    Tools {
-        /// openai, openai-responses, anthropic, gemini or mcp.
-        #[arg(long, default_value = "openai", value_parser = sandboxes::parse_format)]
-        format: toolwire::providers::Format,
-        /// OpenAI strict mode (every object closed, optional properties nullable).
-        #[arg(long)]
-        strict: bool,
-    },
+    /// Print the tools' definitions in a model API's format (no sandbox
+    /// needed); `tools validate FILE` checks a tools file.
+    Tools(sandboxes::ToolsArgs),
     /// Start a detached sandbox that later commands reach by name, and return.
     Up(sandboxes::UpArgs),
     /// Run one call in a detached sandbox and print the response as JSON.
@@ -172,7 +166,7 @@ fn main() -> anyhow::Result<()> {
                 local,
                 journal,
             } => run_one(&tool, &input, allow_all, local, &journal).await,
-            Command::Tools { format, strict } => sandboxes::tools(format, strict),
+            Command::Tools(args) => sandboxes::tools(&args),
             Command::Up(args) => sandboxes::up(args).await,
             Command::Call {
                 name,

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
+use toolwire::declarative::{Credentials, ToolsFile};
 use toolwire::docker::{LaunchConfig, Network};
 use toolwire::providers::{ExportOptions, Format, run_calls};
 use toolwire::tools::ToolsConfig;
@@ -38,6 +39,9 @@ pub struct UpArgs {
     /// Print `{"name", "url", "token_file", "container"}` as JSON.
     #[arg(long)]
     json: bool,
+    /// Serve the tools of this tools file in the sandbox too.
+    #[arg(long, value_name = "FILE")]
+    tools_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -81,6 +85,11 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     }
     if let Some(idle) = args.idle_timeout {
         config = config.idle_timeout(idle);
+    }
+    if let Some(file) = &args.tools_file {
+        // Refused here, with the document and field, before anything starts.
+        served_tools(Some(file), None)?;
+        config = config.tools_file(file);
     }
     let launcher = crate::connect().await?;
     crate::ensure_image(&launcher).await?;
@@ -175,13 +184,65 @@ pub async fn down(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `toolwire tools`: the built-in tools' definitions in `format`.
-pub fn tools(format: Format, strict: bool) -> anyhow::Result<()> {
-    let infos: Vec<_> = toolwire::tools::builtin(ToolsConfig::default())
-        .iter()
-        .map(|tool| tool.info())
-        .collect();
-    let definitions = format.tool_definitions(&infos, ExportOptions::default().strict(strict))?;
+/// `toolwire tools`.
+#[derive(Debug, Args)]
+pub struct ToolsArgs {
+    #[command(subcommand)]
+    command: Option<ToolsCommand>,
+    /// openai, openai-responses, anthropic, gemini or mcp.
+    #[arg(long, default_value = "openai", value_parser = parse_format)]
+    format: Format,
+    /// OpenAI strict mode (every object closed, optional properties nullable).
+    #[arg(long)]
+    strict: bool,
+    /// Also the tools of this tools file, as `toolwire-server --tools-file` serves them.
+    #[arg(long, value_name = "FILE")]
+    tools_file: Option<PathBuf>,
+    /// Only this toolset of the tools file.
+    #[arg(long, requires = "tools_file")]
+    toolset: Option<String>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum ToolsCommand {
+    /// Check a tools file: exit 0, or the error naming the document and field.
+    Validate {
+        /// The tools file.
+        file: PathBuf,
+    },
+}
+
+/// The built-ins with the tools of `file` (of `toolset`), as the server
+/// would serve them: a name clash with a built-in is an error here too.
+fn served_tools(
+    file: Option<&std::path::Path>,
+    toolset: Option<&str>,
+) -> anyhow::Result<Vec<toolwire::ToolInfo>> {
+    let config = Arc::new(ToolsConfig::default());
+    let executor = toolwire::tools::executor(std::env::temp_dir(), (*config).clone())?;
+    if let Some(path) = file {
+        let tools = ToolsFile::load(path)?;
+        tools.register(&executor, &config, &Credentials::default(), toolset)?;
+    }
+    Ok(executor.tool_infos())
+}
+
+/// `toolwire tools [validate FILE]`.
+pub fn tools(args: &ToolsArgs) -> anyhow::Result<()> {
+    if let Some(ToolsCommand::Validate { file }) = &args.command {
+        let loaded = ToolsFile::load(file)?;
+        served_tools(Some(file), None)?;
+        println!(
+            "{}: {} tool(s), toolsets: {}",
+            file.display(),
+            loaded.tool_infos().len(),
+            loaded.toolsets().collect::<Vec<_>>().join(", ")
+        );
+        return Ok(());
+    }
+    let infos = served_tools(args.tools_file.as_deref(), args.toolset.as_deref())?;
+    let options = ExportOptions::default().strict(args.strict);
+    let definitions = args.format.tool_definitions(&infos, options)?;
     println!("{}", serde_json::to_string_pretty(&definitions)?);
     Ok(())
 }

@@ -1,0 +1,478 @@
+//! Reading a tools file: every document typed (unknown keys refused), then
+//! every reference checked (sources, credentials, toolsets, template
+//! parameters), so a bad file is refused as a whole with the document and
+//! field that are wrong.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::ToolsFile;
+use super::command::CommandDef;
+use super::http::{HttpDef, SourceDef};
+use super::params;
+use super::secrets::{Apply, AuthService, SecretFrom};
+use super::spec::{AuthServiceDoc, CommandToolDoc, HttpToolDoc, ParamDoc, SourceDoc, ToolsetDoc};
+use super::template::Template;
+use crate::protocol::ToolInfo;
+
+/// Why a tools file was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}{}{}: {reason}",
+    .document.map(|n| format!(": document {n}")).unwrap_or_default(),
+    if .field.is_empty() { String::new() } else { format!(": field `{}`", .field) })]
+pub struct LoadError {
+    /// The file (or the name given to [`ToolsFile::parse`]).
+    pub file: String,
+    /// The document, counted from 1, when the error is in one.
+    pub document: Option<usize>,
+    /// The field, as a path (`queryParams[1].type`), when the error is in one.
+    pub field: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// One tool of the file.
+#[derive(Debug, Clone)]
+pub(super) enum Definition {
+    Http(HttpDef),
+    Command(CommandDef),
+}
+
+impl Definition {
+    pub(super) fn name(&self) -> &str {
+        match self {
+            Self::Http(def) => &def.name,
+            Self::Command(def) => &def.name,
+        }
+    }
+
+    pub(super) fn info(&self) -> ToolInfo {
+        match self {
+            Self::Http(def) => def.info(),
+            Self::Command(def) => def.info(),
+        }
+    }
+}
+
+/// A document after the first pass, with its number.
+enum Doc {
+    Source(SourceDoc),
+    Http(HttpToolDoc),
+    Command(CommandToolDoc),
+    Toolset(ToolsetDoc),
+    Auth(AuthServiceDoc),
+}
+
+struct Errors<'a> {
+    file: &'a str,
+}
+
+impl Errors<'_> {
+    fn at(
+        &self,
+        document: usize,
+        field: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> LoadError {
+        LoadError {
+            file: self.file.to_owned(),
+            document: Some(document),
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Reads `text` (from `origin`), `${VAR}` references looked up with `lookup`.
+pub(super) fn parse(
+    text: &str,
+    origin: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<ToolsFile, LoadError> {
+    let errors = Errors { file: origin };
+    let text = super::env::expand(text, lookup).map_err(|(name, offset)| {
+        let document = 1 + text[..offset]
+            .lines()
+            .filter(|line| line.trim_end() == "---")
+            .count();
+        errors.at(
+            document,
+            "",
+            format!("the environment variable {name} is not set (write ${{{name}:-default}} to give a default)"),
+        )
+    })?;
+    let mut docs = Vec::new();
+    for (index, document) in yaml_serde::Deserializer::from_str(&text).enumerate() {
+        let number = index + 1;
+        let value = yaml_serde::Value::deserialize(document).map_err(|e| {
+            let at = e
+                .location()
+                .map(|l| format!(" (line {}, column {})", l.line(), l.column()))
+                .unwrap_or_default();
+            errors.at(number, "", format!("not valid YAML{at}: {e}"))
+        })?;
+        if value.is_null() {
+            continue;
+        }
+        let field = |name: &str| {
+            value
+                .get(name)
+                .and_then(yaml_serde::Value::as_str)
+                .map(str::to_owned)
+        };
+        let kind = field("kind")
+            .ok_or_else(|| errors.at(number, "kind", "every document needs a `kind`"))?;
+        let doc = match (kind.as_str(), field("type").as_deref()) {
+            ("source", Some("http")) => Doc::Source(typed(value, number, &errors)?),
+            ("source", _) => {
+                return Err(errors.at(number, "type", "a source must be `type: http`"));
+            }
+            ("tool", Some("http")) => Doc::Http(typed(value, number, &errors)?),
+            ("tool", Some("command")) => Doc::Command(typed(value, number, &errors)?),
+            ("tool", _) => {
+                return Err(errors.at(
+                    number,
+                    "type",
+                    "a tool must be `type: http` or `type: command`",
+                ));
+            }
+            ("toolset", _) => Doc::Toolset(typed(value, number, &errors)?),
+            ("authService", _) => Doc::Auth(typed(value, number, &errors)?),
+            (other, _) => {
+                return Err(errors.at(
+                    number,
+                    "kind",
+                    format!("unknown kind `{other}` (one of: source, tool, toolset, authService)"),
+                ));
+            }
+        };
+        docs.push((number, doc));
+    }
+    check(docs, &errors)
+}
+
+fn typed<T: DeserializeOwned>(
+    value: yaml_serde::Value,
+    number: usize,
+    errors: &Errors<'_>,
+) -> Result<T, LoadError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        errors.at(
+            number,
+            if path == "." { String::new() } else { path },
+            e.inner().to_string(),
+        )
+    })
+}
+
+fn duration(text: Option<&str>, default: Duration) -> Result<Duration, String> {
+    match text {
+        None => Ok(default),
+        Some(text) => humantime::parse_duration(text)
+            .map_err(|e| format!("{text:?} is not a duration such as 30s: {e}")),
+    }
+}
+
+/// The second pass: names unique per kind, references resolved.
+fn check(docs: Vec<(usize, Doc)>, errors: &Errors<'_>) -> Result<ToolsFile, LoadError> {
+    let mut sources = BTreeMap::new();
+    let mut auth = BTreeMap::new();
+    for (number, doc) in &docs {
+        match doc {
+            Doc::Source(source) => {
+                let def = source_def(source)
+                    .map_err(|(field, reason)| errors.at(*number, field, reason))?;
+                if sources.insert(source.name.clone(), Arc::new(def)).is_some() {
+                    return Err(errors.at(
+                        *number,
+                        "name",
+                        format!("a second source named `{}`", source.name),
+                    ));
+                }
+            }
+            Doc::Auth(service) => {
+                let def = auth_def(service)
+                    .map_err(|(field, reason)| errors.at(*number, field, reason))?;
+                if auth.insert(service.name.clone(), Arc::new(def)).is_some() {
+                    return Err(errors.at(
+                        *number,
+                        "name",
+                        format!("a second authService named `{}`", service.name),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    let credentials = |number: usize, names: &[String]| {
+        names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                auth.get(name).cloned().ok_or_else(|| {
+                    errors.at(
+                        number,
+                        format!("authRequired[{i}]"),
+                        format!("no authService named `{name}`"),
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+    };
+    let mut tools = Vec::new();
+    let mut names = BTreeSet::new();
+    for (number, doc) in &docs {
+        let definition = match doc {
+            Doc::Http(tool) => {
+                let source = sources.get(&tool.source).cloned().ok_or_else(|| {
+                    errors.at(
+                        *number,
+                        "source",
+                        format!("no source named `{}`", tool.source),
+                    )
+                })?;
+                let auth = credentials(*number, &tool.auth_required)?;
+                if let Some(env_only) = auth.iter().find(|a| matches!(a.apply, Apply::Env(_))) {
+                    return Err(errors.at(*number, "authRequired", format!("authService `{}` applies as an environment variable, which only command tools have", env_only.name)));
+                }
+                Definition::Http(
+                    http_def(tool, source, auth)
+                        .map_err(|(field, reason)| errors.at(*number, field, reason))?,
+                )
+            }
+            Doc::Command(tool) => {
+                let auth = credentials(*number, &tool.auth_required)?;
+                if let Some(http_only) = auth.iter().find(|a| !matches!(a.apply, Apply::Env(_))) {
+                    return Err(errors.at(*number, "authRequired", format!("authService `{}` applies to HTTP requests; a command tool takes `apply: {{env: NAME}}`", http_only.name)));
+                }
+                Definition::Command(
+                    command_def(tool, auth)
+                        .map_err(|(field, reason)| errors.at(*number, field, reason))?,
+                )
+            }
+            _ => continue,
+        };
+        if !names.insert(definition.name().to_owned()) {
+            return Err(errors.at(
+                *number,
+                "name",
+                format!("a second tool named `{}`", definition.name()),
+            ));
+        }
+        tools.push(definition);
+    }
+    let mut toolsets = BTreeMap::new();
+    for (number, doc) in &docs {
+        if let Doc::Toolset(set) = doc {
+            for (i, tool) in set.tools.iter().enumerate() {
+                if !names.contains(tool) {
+                    return Err(errors.at(
+                        *number,
+                        format!("tools[{i}]"),
+                        format!("no tool named `{tool}`"),
+                    ));
+                }
+            }
+            if toolsets
+                .insert(set.name.clone(), set.tools.clone())
+                .is_some()
+            {
+                return Err(errors.at(
+                    *number,
+                    "name",
+                    format!("a second toolset named `{}`", set.name),
+                ));
+            }
+        }
+    }
+    Ok(ToolsFile {
+        origin: errors.file.to_owned(),
+        tools,
+        toolsets,
+    })
+}
+
+type FieldError = (String, String);
+
+fn field_error(field: &str, reason: impl Into<String>) -> FieldError {
+    (field.to_owned(), reason.into())
+}
+
+fn source_def(doc: &SourceDoc) -> Result<SourceDef, FieldError> {
+    let base_url = reqwest::Url::parse(&doc.base_url)
+        .map_err(|e| field_error("baseUrl", format!("{:?} is not a URL: {e}", doc.base_url)))?;
+    if !["http", "https"].contains(&base_url.scheme()) {
+        return Err(field_error("baseUrl", "the URL must be http or https"));
+    }
+    Ok(SourceDef {
+        name: doc.name.clone(),
+        base_url: doc.base_url.trim_end_matches('/').to_owned(),
+        headers: doc.headers.clone(),
+        query: doc.query_params.clone(),
+        timeout: duration(doc.timeout.as_deref(), Duration::from_secs(30))
+            .map_err(|e| field_error("timeout", e))?,
+        allow_private_network: doc.allow_private_network,
+        max_response_bytes: doc.max_response_bytes.unwrap_or(1 << 20),
+    })
+}
+
+fn auth_def(doc: &AuthServiceDoc) -> Result<AuthService, FieldError> {
+    let from = match (&doc.secret.env, doc.secret.session) {
+        (Some(var), false) => SecretFrom::Env(var.clone()),
+        (None, true) => SecretFrom::Session,
+        _ => {
+            return Err(field_error(
+                "secret",
+                "give exactly one of `env: VAR` or `session: true`",
+            ));
+        }
+    };
+    let apply = &doc.apply;
+    let apply = match (&apply.header, &apply.query, &apply.env) {
+        (Some(header), None, None) => Apply::Header {
+            name: header.clone(),
+            prefix: apply.prefix.clone().unwrap_or_default(),
+        },
+        (None, Some(query), None) if apply.prefix.is_none() => Apply::Query(query.clone()),
+        (None, None, Some(env)) if apply.prefix.is_none() => Apply::Env(env.clone()),
+        _ => {
+            return Err(field_error(
+                "apply",
+                "give exactly one of `header` (with an optional `prefix`), `query` or `env`",
+            ));
+        }
+    };
+    Ok(AuthService {
+        name: doc.name.clone(),
+        from,
+        apply,
+    })
+}
+
+/// Parameter names unique across `lists`, each parameter checked.
+fn check_params(lists: &[(&str, &[ParamDoc])]) -> Result<(), FieldError> {
+    let mut seen = BTreeSet::new();
+    for (list, params) in lists {
+        for (i, param) in params.iter().enumerate() {
+            params::check(param).map_err(|e| field_error(&format!("{list}[{i}]"), e))?;
+            if !seen.insert(param.name.as_str()) {
+                return Err(field_error(
+                    &format!("{list}[{i}].name"),
+                    format!("a second parameter named `{}`", param.name),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn http_def(
+    doc: &HttpToolDoc,
+    source: Arc<SourceDef>,
+    auth: Vec<Arc<AuthService>>,
+) -> Result<HttpDef, FieldError> {
+    check_params(&[
+        ("pathParams", &doc.path_params),
+        ("queryParams", &doc.query_params),
+        ("headerParams", &doc.header_params),
+        ("bodyParams", &doc.body_params),
+    ])?;
+    let method = reqwest::Method::from_bytes(doc.method.to_uppercase().as_bytes())
+        .ok()
+        .filter(|m| ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"].contains(&m.as_str()))
+        .ok_or_else(|| {
+            field_error(
+                "method",
+                format!(
+                    "{:?} is not one of GET, POST, PUT, PATCH, DELETE, HEAD",
+                    doc.method
+                ),
+            )
+        })?;
+    let path_names: Vec<&str> = doc.path_params.iter().map(|p| p.name.as_str()).collect();
+    let path = Template::parse(&doc.path, &path_names).map_err(|e| field_error("path", e))?;
+    for name in &path_names {
+        if !path.params().any(|p| p == *name) {
+            return Err(field_error(
+                "pathParams",
+                format!("`{name}` is not used in the path"),
+            ));
+        }
+    }
+    let body_names: Vec<&str> = doc.body_params.iter().map(|p| p.name.as_str()).collect();
+    let body = doc
+        .request_body
+        .as_deref()
+        .map(|text| Template::parse(text, &body_names))
+        .transpose()
+        .map_err(|e| field_error("requestBody", e))?;
+    Ok(HttpDef {
+        name: doc.name.clone(),
+        description: doc.description.clone(),
+        source,
+        method,
+        path,
+        headers: doc.headers.clone(),
+        path_params: doc.path_params.clone(),
+        query_params: doc.query_params.clone(),
+        header_params: doc.header_params.clone(),
+        body_params: doc.body_params.clone(),
+        body,
+        auth,
+    })
+}
+
+fn command_def(
+    doc: &CommandToolDoc,
+    auth: Vec<Arc<AuthService>>,
+) -> Result<CommandDef, FieldError> {
+    check_params(&[("parameters", &doc.parameters)])?;
+    let names: Vec<&str> = doc.parameters.iter().map(|p| p.name.as_str()).collect();
+    if doc.command.is_empty() {
+        return Err(field_error(
+            "command",
+            "the command needs at least the program",
+        ));
+    }
+    let argv = doc
+        .command
+        .iter()
+        .enumerate()
+        .map(|(i, arg)| {
+            Template::parse(arg, &names).map_err(|e| field_error(&format!("command[{i}]"), e))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if argv[0].params().next().is_some() {
+        return Err(field_error(
+            "command[0]",
+            "the program itself cannot come from a parameter",
+        ));
+    }
+    let env = doc
+        .env
+        .iter()
+        .map(|(key, value)| {
+            Ok((
+                key.clone(),
+                Template::parse(value, &names)
+                    .map_err(|e| field_error(&format!("env.{key}"), e))?,
+            ))
+        })
+        .collect::<Result<Vec<_>, FieldError>>()?;
+    Ok(CommandDef {
+        name: doc.name.clone(),
+        description: doc.description.clone(),
+        argv,
+        params: doc.parameters.clone(),
+        workdir: doc.workdir.clone(),
+        env,
+        timeout: duration(doc.timeout.as_deref(), Duration::from_secs(60))
+            .map_err(|e| field_error("timeout", e))?,
+        auth,
+    })
+}
