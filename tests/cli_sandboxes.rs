@@ -234,3 +234,89 @@ fn bad_input_is_a_clear_error_and_nothing_starts() {
     assert!(!bad_format.status.success());
     assert!(String::from_utf8_lossy(&bad_format.stderr).contains("one of: openai"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_serves_a_tools_file_inside_the_sandbox() {
+    if let Err(e) = bollard::Docker::connect_with_local_defaults() {
+        panic!("this test needs a running Docker engine: {e}");
+    }
+    let runtime = tempfile::tempdir().expect("runtime dir");
+    let files = tempfile::tempdir().expect("files");
+    let tools = files.path().join("tools.yaml");
+    std::fs::write(
+        &tools,
+        "kind: tool\nname: count_words\ntype: command\ndescription: Counts words.\ncommand: [sh, -c, 'printf %s \"$1\" | wc -w', sh, '{{.text}}']\nparameters: [{name: text, type: string}]\n",
+    )
+    .expect("write");
+    let broken = files.path().join("broken.yaml");
+    std::fs::write(&broken, "kind: tool\nname: x\ntype: teleport\n").expect("write");
+    let refused = toolwire(
+        runtime.path(),
+        &["up", "--tools-file", broken.to_str().expect("utf-8")],
+        "",
+    );
+    assert!(!refused.status.success(), "a broken file starts nothing");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("document 1: field `type`"));
+
+    let name = format!("cli-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let _down = Down {
+        runtime: runtime.path(),
+        name: name.clone(),
+    };
+    json_out(
+        &toolwire(
+            runtime.path(),
+            &[
+                "up",
+                "--name",
+                &name,
+                "--json",
+                "--tools-file",
+                tools.to_str().expect("utf-8"),
+            ],
+            "",
+        ),
+        "toolwire up --tools-file",
+    );
+    let counted = json_out(
+        &toolwire(
+            runtime.path(),
+            &[
+                "call",
+                &name,
+                "count_words",
+                r#"{"text": "one two; three"}"#,
+                "--allow-all",
+            ],
+            "",
+        ),
+        "toolwire call count_words",
+    );
+    assert_eq!(
+        counted["output"].as_str().map(str::trim),
+        Some("3"),
+        "{counted}"
+    );
+    // The file is the server's only: the tool user cannot read it.
+    let peek = json_out(
+        &toolwire(
+            runtime.path(),
+            &[
+                "call",
+                &name,
+                "bash",
+                r#"{"command": "cat /run/toolwire/tools.yaml"}"#,
+                "--allow-all",
+            ],
+            "",
+        ),
+        "toolwire call bash",
+    );
+    assert!(
+        peek["output"]
+            .as_str()
+            .expect("output")
+            .contains("Permission denied"),
+        "{peek}"
+    );
+}
