@@ -16,7 +16,8 @@
 //!    [`tools`] (the built-ins) and [`providers`] (the model APIs' tool
 //!    formats).
 //! 7. `wire`: the one frame writer and the one pending table;
-//!    [`declarative`]: tools declared in a tools file (HTTP, command).
+//!    [`declarative`]: tools declared in a tools file (HTTP, command);
+//!    [`mcp`]: any executor's tools served to MCP clients.
 //! 8. [`server`] ([`ToolServer`]) and [`peer`] ([`Peer`]: ids, timeouts,
 //!    hello, asks).
 //! 9. [`RemoteExecutor`]; `journal` (feature `journal`): every call's life
@@ -52,6 +53,7 @@ pub mod executor;
 #[cfg(feature = "journal")]
 pub mod journal;
 pub mod launcher;
+pub mod mcp;
 pub mod metrics;
 pub mod peer;
 pub mod protocol;

@@ -20,6 +20,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("providers", 6),
     ("wire", 7),
     ("declarative", 7),
+    ("mcp", 7),
     ("server", 8),
     ("peer", 8),
     ("remote", 9),

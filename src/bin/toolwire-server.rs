@@ -64,6 +64,26 @@ struct Args {
     /// Serve only this toolset of the tools file.
     #[arg(long, requires = "tools_file")]
     toolset: Option<String>,
+    /// Also serve the tools over MCP (streamable HTTP) at `/mcp`, behind the
+    /// same bearer token; MCP calls share the rules and state of `/ws`.
+    #[arg(long)]
+    mcp: bool,
+    /// The initial permission rules: a JSON array of
+    /// `{"permission", "pattern", "action"}` (as `set_rules` carries them).
+    #[arg(long, value_name = "FILE")]
+    rules: Option<PathBuf>,
+}
+
+/// The rules of a `--rules` file.
+fn read_rules(path: &Path) -> anyhow::Result<Vec<toolwire::PermissionRule>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the rules file {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "the rules file {} is not a JSON array of {{\"permission\", \"pattern\", \"action\"}}",
+            path.display()
+        )
+    })
 }
 
 fn main() -> anyhow::Result<()> {
@@ -156,6 +176,9 @@ async fn serve(args: Args, auth: Auth) -> anyhow::Result<()> {
     } else {
         config
     };
+    if let Some(path) = &args.rules {
+        executor.shared().permissions.set_rules(read_rules(path)?);
+    }
     let executor = std::sync::Arc::new(executor);
     // Owns the watcher: the file is watched while the server runs.
     let _tools_file = match &args.tools_file {
@@ -171,7 +194,14 @@ async fn serve(args: Args, auth: Auth) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let server = ToolServer::new(executor, auth, config);
+    let mut server = ToolServer::new(executor, auth, config);
+    // Ends the MCP sessions when the server stops.
+    let mcp_sessions = tokio_util::sync::CancellationToken::new();
+    let _mcp_sessions_end = mcp_sessions.clone().drop_guard();
+    if args.mcp {
+        let executor: std::sync::Arc<dyn toolwire::Executor> = std::sync::Arc::new(server.clone());
+        server = server.with_service("/mcp", toolwire::mcp::http_service(executor, mcp_sessions));
+    }
     release_startup_memory();
     match (&args.unix, &args.listen) {
         (Some(path), _) => {

@@ -332,9 +332,12 @@ impl Executor for LocalExecutor {
     ) -> Result<ToolResponse, CallError> {
         let parent = options.cancel.unwrap_or_default();
         let stop = CallStop::child_of(&parent);
-        let ctx = CallContext::new(self.workdir.clone(), self.shared.clone())
+        let mut ctx = CallContext::new(self.workdir.clone(), self.shared.clone())
             .for_call(&request.tool_call_id, &request.session_id)
             .with_cancel(stop.cancel.clone());
+        if let Some(progress) = options.progress {
+            ctx = ctx.with_progress(progress);
+        }
         let call = self.run(request, ctx);
         match run_bounded(call, &stop, options.timeout, self.cancel_grace).await {
             Ended::Done(outcome) => outcome.into_result(),

@@ -18,16 +18,18 @@ pub use local::{Admitted, DEFAULT_CANCEL_GRACE, LocalExecutor, RegisterError};
 pub use outcome::Outcome;
 pub use router::{Router, RouterError};
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
+use crate::context::ProgressSink;
 use crate::error::CallError;
 use crate::protocol::{ToolInfo, ToolRequest, ToolResponse};
 
 /// How the caller bounds one call. Every field has a documented default.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 #[non_exhaustive]
 pub struct CallOptions {
     /// The caller gives up after this long with [`CallError::TimedOut`] and
@@ -37,6 +39,21 @@ pub struct CallOptions {
     /// Cancelling this token stops the call; the caller gets
     /// [`CallError::Cancelled`]. Default none.
     pub cancel: Option<CancellationToken>,
+    /// Receives the call's output while it runs (bash's chunks), where the
+    /// executor runs the call itself ([`LocalExecutor`], a
+    /// [`ToolServer`](crate::ToolServer)); a remote call streams progress
+    /// through [`crate::PeerConfig`] instead. Default none.
+    pub progress: Option<Arc<dyn ProgressSink>>,
+}
+
+impl std::fmt::Debug for CallOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallOptions")
+            .field("timeout", &self.timeout)
+            .field("cancel", &self.cancel)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 impl CallOptions {
@@ -51,6 +68,13 @@ impl CallOptions {
     #[must_use]
     pub fn cancel(mut self, token: CancellationToken) -> Self {
         self.cancel = Some(token);
+        self
+    }
+
+    /// Sets [`CallOptions::progress`].
+    #[must_use]
+    pub fn progress(mut self, sink: Arc<dyn ProgressSink>) -> Self {
+        self.progress = Some(sink);
         self
     }
 }

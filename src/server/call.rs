@@ -11,6 +11,7 @@ use dashmap::DashMap;
 use dashmap::mapref::entry::Entry;
 use tracing::Instrument;
 
+use super::Inner;
 use super::ask::SessionAsker;
 use super::forward::SessionProgress;
 use super::session::Session;
@@ -129,8 +130,6 @@ async fn run_call(
     stop: Arc<CallStop>,
 ) {
     let server = session.server.clone();
-    let started = Instant::now();
-    let _in_flight = server.metrics().call_started();
     let shared = server.executor.shared();
     let features = session.features();
     let mut ctx = CallContext::new(server.executor.workdir().to_path_buf(), shared.clone())
@@ -149,6 +148,33 @@ async fn run_call(
         }));
     }
 
+    let outcome = match execute(&server, admitted, request, ctx, &stop, timeout).await {
+        Ok(outcome) => outcome,
+        Err(reason) => Outcome::Error(reason.message()),
+    };
+    // Free the id before answering, so a client may reuse it once it has the answer.
+    session.calls.remove(&id);
+    session
+        .send(&ServerMessage::Response(outcome.into_frame(id)))
+        .await;
+}
+
+/// Runs an admitted call with `ctx` under the server's call policy
+/// (`timeout`, `stop`, the executor's cancel grace), counting it in the
+/// metrics and publishing `tool.completed`: the one path every face's
+/// calls take (a WebSocket session's, [`ToolServer::call`](super::ToolServer::call)'s).
+/// `Err` is why the call was stopped.
+pub(super) async fn execute(
+    server: &Inner,
+    admitted: Admitted,
+    request: ToolRequest,
+    ctx: CallContext,
+    stop: &CallStop,
+    timeout: Duration,
+) -> Result<Outcome, StopReason> {
+    let started = Instant::now();
+    let _in_flight = server.metrics().call_started();
+    let shared = server.executor.shared();
     // Kept for the `tool.completed` event only when somebody listens.
     let names = shared
         .bus
@@ -157,40 +183,37 @@ async fn run_call(
     let tool = admitted.clone();
     let call = LocalExecutor::run_admitted(admitted, request, ctx);
     let grace = server.executor.cancel_grace();
-    let (outcome, label) = match run_bounded(call, &stop, Some(timeout), grace).await {
+    let (result, label) = match run_bounded(call, stop, Some(timeout), grace).await {
         Ended::Done(outcome) => {
             let label = outcome.metric_label();
-            (outcome, label)
+            (Ok(outcome), label)
         }
         Ended::Stopped(reason) => {
             let label = match reason {
                 StopReason::TimedOut(_) => CallOutcome::TimedOut,
                 _ => CallOutcome::Cancelled,
             };
-            (Outcome::Error(reason.message()), label)
+            (Err(reason), label)
         }
     };
     server
         .metrics()
         .call_ended(tool.tool_name(), label, started.elapsed());
-    // Free the id before answering, so a client may reuse it once it has the answer.
-    session.calls.remove(&id);
+    let outcome_label = result.as_ref().map_or("error", Outcome::label);
     if let Some((tool_call_id, tool_name)) = names {
         shared.bus.publish_with(|| BusEvent::ToolCompleted {
             tool_call_id,
             tool: tool_name,
-            outcome: outcome.label().to_owned(),
+            outcome: outcome_label.to_owned(),
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         });
     }
     tracing::debug!(
-        outcome = outcome.label(),
+        outcome = outcome_label,
         elapsed_ms = started.elapsed().as_millis(),
         "call finished"
     );
-    session
-        .send(&ServerMessage::Response(outcome.into_frame(id)))
-        .await;
+    result
 }
 
 #[cfg(test)]

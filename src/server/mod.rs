@@ -17,11 +17,14 @@
 //! - `call`: admission, the call path, the table of running calls.
 //! - `ask`: server-to-client asks.
 //! - `forward`: events and progress.
+//! - `face`: calls without a session ([`ToolServer::call`], the server as
+//!   an [`Executor`](crate::Executor)) and services mounted beside `/ws`.
 
 mod ask;
 mod auth;
 mod call;
 mod dispatch;
+mod face;
 mod forward;
 mod http;
 mod session;
@@ -178,6 +181,8 @@ impl Inner {
 #[derive(Clone)]
 pub struct ToolServer {
     inner: Arc<Inner>,
+    /// Services mounted beside `/ws` ([`ToolServer::with_service`]).
+    extra: Router,
 }
 
 impl std::fmt::Debug for ToolServer {
@@ -203,6 +208,7 @@ impl ToolServer {
                 tasks: TaskTracker::new(),
                 sessions: tokio::sync::watch::channel(0).0,
             }),
+            extra: Router::new(),
         }
     }
 
@@ -270,6 +276,7 @@ impl ToolServer {
             .route("/ws", get(http::upgrade))
             .route("/metrics", get(http::metrics))
             .with_state(self.inner.clone())
+            .merge(self.extra.clone())
     }
 
     /// Serves a TCP listener (with `TCP_NODELAY` on every connection) until

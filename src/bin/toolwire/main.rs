@@ -7,6 +7,7 @@ mod demo;
 mod detached;
 mod journal;
 mod local;
+mod mcp;
 mod sandboxes;
 
 use std::sync::Arc;
@@ -94,6 +95,9 @@ enum Command {
         #[arg(long)]
         allow_all: bool,
     },
+    /// Launch a sandbox and serve its tools to an MCP client over stdio
+    /// (until stdin closes).
+    Mcp(mcp::McpArgs),
     /// Remove a detached sandbox.
     Down {
         /// The sandbox's name (from `toolwire up`).
@@ -180,6 +184,7 @@ fn main() -> anyhow::Result<()> {
                 allow_all,
             } => sandboxes::exec(&name, format, allow_all).await,
             Command::Down { name } => sandboxes::down(&name).await,
+            Command::Mcp(args) => mcp::run(args).await,
             Command::Ps => sandboxes::ps().await,
             Command::Reap { all } => {
                 let launcher = connect().await?;

@@ -1,0 +1,182 @@
+//! The MCP face: any [`Executor`]'s tools served to MCP clients with the
+//! official Rust SDK (rmcp) — over streamable HTTP (`toolwire-server
+//! --mcp`, at `/mcp` behind the bearer token) or stdio (`toolwire mcp`).
+//!
+//! | MCP | toolwire |
+//! |---|---|
+//! | `tools/list` | the executor's (active) tools with their input schemas |
+//! | `tools/call` | one call through the executor: validation, permissions, timeout |
+//! | result | the output as text content, `isError` for a failed or refused call, the metadata as `structuredContent` |
+//! | `notifications/cancelled` | the call is cancelled (bash's process group dies); no reply is sent |
+//! | `_meta.progressToken` | the call's output chunks as `notifications/progress` (where the executor runs the call itself) |
+//! | a permission nobody granted | an error result naming the permission and its patterns |
+
+use std::sync::Arc;
+
+use rmcp::handler::server::ServerHandler;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Implementation,
+    InitializeResult, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
+    ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::{Peer, RequestContext, RoleServer};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{ErrorData as McpError, ServiceExt};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::context::ProgressSink;
+use crate::executor::{CallOptions, Executor};
+use crate::protocol::{ToolInfo, ToolRequest};
+use crate::providers::ToolResult;
+
+/// Serves an executor's tools to one MCP client.
+#[derive(Clone)]
+pub struct McpFace {
+    executor: Arc<dyn Executor>,
+}
+
+impl std::fmt::Debug for McpFace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpFace").finish_non_exhaustive()
+    }
+}
+
+impl McpFace {
+    /// A face for `executor`'s tools.
+    pub fn new(executor: Arc<dyn Executor>) -> Self {
+        Self { executor }
+    }
+}
+
+/// The MCP shape of a tool.
+fn mcp_tool(info: ToolInfo) -> Tool {
+    let schema = match info.input_schema {
+        Value::Object(object) => object,
+        _ => serde_json::Map::new(),
+    };
+    Tool::new(info.name, info.description, Arc::new(schema))
+}
+
+/// The MCP shape of a call's result.
+fn mcp_result(result: ToolResult) -> CallToolResult {
+    let content = vec![ContentBlock::text(result.text)];
+    let mut mcp = if result.is_error {
+        CallToolResult::error(content)
+    } else {
+        CallToolResult::success(content)
+    };
+    mcp.structured_content = result.structured;
+    mcp
+}
+
+/// Forwards a call's output chunks, in order, as progress notifications.
+struct ProgressForward {
+    chunks: mpsc::UnboundedSender<String>,
+}
+
+impl ProgressSink for ProgressForward {
+    fn chunk(&self, text: &str) {
+        let _ = self.chunks.send(text.to_owned());
+    }
+}
+
+/// Sends `chunks` as `notifications/progress` for `token` until the call
+/// drops its sender.
+async fn forward_progress(
+    peer: Peer<RoleServer>,
+    token: rmcp::model::ProgressToken,
+    mut chunks: mpsc::UnboundedReceiver<String>,
+) {
+    let mut count = 0.0;
+    while let Some(chunk) = chunks.recv().await {
+        count += 1.0;
+        let param = ProgressNotificationParam::new(token.clone(), count).with_message(chunk);
+        if peer.notify_progress(param).await.is_err() {
+            return;
+        }
+    }
+}
+
+impl ServerHandler for McpFace {
+    fn get_info(&self) -> ServerConfig {
+        InitializeResult::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("toolwire", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Tools of a toolwire sandbox: bash, read, write, edit, ls, glob, grep and any \
+                 declared tools. Calls are checked against the sandbox's permission rules.",
+            )
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let tools = self
+            .executor
+            .tools()
+            .await
+            .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+        Ok(ListToolsResult::with_all_items(
+            tools.into_iter().map(mcp_tool).collect(),
+        ))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let input = request
+            .arguments
+            .map_or_else(|| Value::Object(serde_json::Map::new()), Value::Object);
+        let mut call = ToolRequest::new(request.name.to_string(), input);
+        call.session_id = "mcp".to_owned();
+        let mut options = CallOptions::default().cancel(context.ct.clone());
+        let mut forwarder = None;
+        if let Some(token) = context.meta.get_progress_token() {
+            let (chunks, receiver) = mpsc::unbounded_channel();
+            options = options.progress(Arc::new(ProgressForward { chunks }));
+            forwarder = Some(tokio::spawn(forward_progress(
+                context.peer.clone(),
+                token,
+                receiver,
+            )));
+        }
+        let result = self.executor.execute_with(call, options).await;
+        if let Some(forwarder) = forwarder {
+            // Every chunk is sent before the result.
+            let _ = forwarder.await;
+        }
+        Ok(mcp_result(ToolResult::from_call(result)).into())
+    }
+}
+
+/// The streamable HTTP service of the MCP face (one [`McpFace`] per MCP
+/// session), to mount at `/mcp`; `cancel` ends its sessions.
+pub fn http_service(
+    executor: Arc<dyn Executor>,
+    cancel: CancellationToken,
+) -> StreamableHttpService<McpFace, LocalSessionManager> {
+    StreamableHttpService::new(
+        move || Ok(McpFace::new(executor.clone())),
+        LocalSessionManager::default().into(),
+        StreamableHttpServerConfig::default().with_cancellation_token(cancel),
+    )
+}
+
+/// Serves the MCP face over this process's stdin and stdout until the
+/// client closes stdin.
+///
+/// # Errors
+/// When the MCP session cannot start or ends with an error.
+pub async fn serve_stdio(executor: Arc<dyn Executor>) -> anyhow::Result<()> {
+    let running = McpFace::new(executor)
+        .serve(rmcp::transport::stdio())
+        .await?;
+    running.waiting().await?;
+    Ok(())
+}
