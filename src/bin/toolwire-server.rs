@@ -68,6 +68,11 @@ struct Args {
     /// same bearer token; MCP calls share the rules and state of `/ws`.
     #[arg(long)]
     mcp: bool,
+    /// Start a stdio MCP server inside the sandbox and serve its tools as
+    /// `NAME__tool` (each under a permission of that name, its inputs as
+    /// patterns). Repeatable. COMMAND is split as a shell would, never run by one.
+    #[arg(long, value_name = "NAME=COMMAND")]
+    mcp_server: Vec<toolwire::mcp::ChildSpec>,
     /// The initial permission rules: a JSON array of
     /// `{"permission", "pattern", "action"}` (as `set_rules` carries them).
     #[arg(long, value_name = "FILE")]
@@ -194,6 +199,15 @@ async fn serve(args: Args, auth: Auth) -> anyhow::Result<()> {
         }
         None => None,
     };
+    // Own the MCP servers' supervisors: they restart them while we run.
+    let mut _mcp_children = Vec::new();
+    for spec in &args.mcp_server {
+        let (tools, supervisor) =
+            toolwire::mcp::start_child(spec.clone(), tools_config.clone(), workdir.clone()).await?;
+        tracing::info!(server = %spec.name, tools = tools.len(), "MCP server started");
+        executor.replace_group(&format!("mcp-server:{}", spec.name), tools)?;
+        _mcp_children.push(supervisor);
+    }
     let mut server = ToolServer::new(executor, auth, config);
     // Ends the MCP sessions when the server stops.
     let mcp_sessions = tokio_util::sync::CancellationToken::new();

@@ -25,6 +25,38 @@ pub struct PermissionRequest {
     pub metadata: crate::protocol::Metadata,
 }
 
+impl PermissionRequest {
+    /// The request of a tool whose inputs are what the rules judge
+    /// (declarative tools, the tools of MCP servers in the sandbox): the
+    /// permission is the tool's name, one `name=value` pattern per input (a
+    /// string as it is, anything else as JSON; the tool's name when there
+    /// is no input), and `*` as the `always` suggestion. So `weather
+    /// city=Paris` or `weather *` are rules a person can read.
+    pub fn for_inputs(tool: &str, input: &serde_json::Value) -> Self {
+        let mut patterns: Vec<String> = input
+            .as_object()
+            .map(|fields| {
+                fields
+                    .iter()
+                    .map(|(name, value)| match value {
+                        serde_json::Value::String(text) => format!("{name}={text}"),
+                        other => format!("{name}={other}"),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if patterns.is_empty() {
+            patterns.push(tool.to_owned());
+        }
+        Self {
+            permission: tool.to_owned(),
+            patterns,
+            always: vec!["*".to_owned()],
+            ..Self::default()
+        }
+    }
+}
+
 /// The rules' verdict on a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {

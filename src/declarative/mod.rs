@@ -198,27 +198,9 @@ impl ToolsFile {
     }
 }
 
-/// Asks the permission named after the tool, one `name=value` pattern per
-/// input (the tool's name when it has none), so rules decide which inputs
-/// a declarative tool may run with (`weather city=Paris`, `weather *`).
+/// Asks the permission named after the tool, its inputs as patterns
+/// ([`PermissionRequest::for_inputs`]).
 async fn ask_permission(ctx: &CallContext, tool: &str, input: &Value) -> Result<(), ToolError> {
-    let mut patterns: Vec<String> = input
-        .as_object()
-        .map(|fields| {
-            fields
-                .iter()
-                .map(|(name, value)| format!("{name}={}", template::plain(value)))
-                .collect()
-        })
-        .unwrap_or_default();
-    if patterns.is_empty() {
-        patterns.push(tool.to_owned());
-    }
-    ctx.ask_permission(PermissionRequest {
-        permission: tool.to_owned(),
-        patterns,
-        always: vec!["*".to_owned()],
-        ..PermissionRequest::default()
-    })
-    .await
+    ctx.ask_permission(PermissionRequest::for_inputs(tool, input))
+        .await
 }

@@ -10,6 +10,14 @@
 //! | `notifications/cancelled` | the call is cancelled (bash's process group dies); no reply is sent |
 //! | `_meta.progressToken` | the call's output chunks as `notifications/progress` (where the executor runs the call itself) |
 //! | a permission nobody granted | an error result naming the permission and its patterns |
+//!
+//! The other direction — an MCP server someone downloaded, run inside the
+//! sandbox, its tools served through toolwire behind the permission rules —
+//! is `child` ([`ChildSpec`], [`start_child`]; `toolwire-server --mcp-server`).
+
+mod child;
+
+pub use child::{ChildSpec, start as start_child};
 
 use std::sync::Arc;
 

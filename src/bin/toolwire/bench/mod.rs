@@ -11,9 +11,11 @@
 //!   exits vs `launch()` until the first tool response; a warm pool acquire.
 //! - the server's resident memory, idle and under the 64-in-flight load.
 //! - the echo rate again with every call journaled (SQLite), vs without.
+//! - echo over MCP (`/mcp`, rmcp's client) vs the native WebSocket path.
 
 mod containers;
 mod floor;
+mod mcp;
 mod measure;
 mod permission;
 mod report;
@@ -136,6 +138,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             "--token-file",
             token_file.to_str().context("utf-8 path")?,
             "--bench-tools",
+            "--mcp",
         ],
     )?;
     let server_pid = server_child.0.id();
@@ -173,6 +176,18 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         floor_samples.extend(floor_latency(&mut floor, per_round).await?);
         echo_samples.extend(tool_latency(&executor, per_round).await?);
     }
+    // MCP echo, alternating with the native path on the same server.
+    let mcp = mcp::McpClient::connect(&server_addr, &token).await?;
+    mcp.latency(100).await?;
+    let (mut native_samples, mut mcp_samples) = (Vec::new(), Vec::new());
+    let per_mcp_round = (args.echo_iterations / 3 / LATENCY_ROUNDS).max(1);
+    for _ in 0..LATENCY_ROUNDS {
+        native_samples.extend(tool_latency(&executor, per_mcp_round).await?);
+        mcp_samples.extend(mcp.latency(per_mcp_round).await?);
+    }
+    mcp.close().await;
+    let native_echo_p50_us = percentile(&mut native_samples, 0.5);
+    let mcp_echo_p50_us = percentile(&mut mcp_samples, 0.5);
     let floor_echo_p50_us = percentile(&mut floor_samples, 0.5);
     let floor_echo_p99_us = percentile(&mut floor_samples, 0.99);
     let echo_p50_us = percentile(&mut echo_samples, 0.5);
@@ -260,6 +275,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "bash_overhead_us": bash_true_p50_us - spawn_p50_us,
         "concurrent_64x200ms_wall_ms": concurrent_64x200ms_wall_ms,
         "bash_permission_check_us": bash_permission_check_us,
+        "mcp_echo_p50_us": mcp_echo_p50_us,
+        "mcp_echo_p50_ratio": mcp_echo_p50_us / native_echo_p50_us,
         "container_floor_ms": container_floor_ms,
         "cold_start_ms": cold_start_ms,
         "cold_start_overhead_ms": cold_start_ms.zip(container_floor_ms).map(|(c, f)| c - f),

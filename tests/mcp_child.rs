@@ -1,0 +1,147 @@
+//! MCP servers run by toolwire-server (`--mcp-server NAME=COMMAND`): a small
+//! server written with the official MCP Python SDK has its tools listed and
+//! called through the WebSocket and through `/mcp`, a deny rule for one of
+//! its tools holds, its environment is the clean one, and it is restarted
+//! when it dies. (The real server binary runs on this machine here, not in
+//! a container: the sandbox image carries no Python.)
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use toolwire::{Endpoint, Executor, Peer, PeerConfig, RemoteExecutor, ToolRequest, WsConfig};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_python_mcp_server_is_served_behind_the_rules_and_restarted() {
+    let python = common::python::python_with(&["mcp"]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mcp_child_server.py");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("rules.json");
+    std::fs::write(
+        &rules,
+        r#"[{"permission": "*", "pattern": "*", "action": "allow"},
+            {"permission": "notes__shout", "pattern": "text=*secret*", "action": "deny"}]"#,
+    )
+    .expect("rules");
+    let token = "mcp-child-token-0123456789";
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, token).expect("token");
+    let spec = format!("notes={} {}", python.display(), script.display());
+    let server = common::binary::start_server_binary(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--mcp",
+        "--token-file",
+        token_file.to_str().expect("utf-8"),
+        "--rules",
+        rules.to_str().expect("utf-8"),
+        "--workdir",
+        dir.path().join("work").to_str().expect("utf-8"),
+        "--mcp-server",
+        &spec,
+    ]);
+    let peer = Peer::connect(
+        &Endpoint::Url(format!("ws://{}/ws", server.ready)),
+        Some(token),
+        &WsConfig::default(),
+        PeerConfig::default(),
+    )
+    .await
+    .expect("connect");
+    let executor = RemoteExecutor::new(Arc::new(peer));
+    let names: Vec<String> = executor
+        .tools()
+        .await
+        .expect("tools")
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    for name in ["notes__add", "notes__shout", "notes__whoami", "bash"] {
+        assert!(
+            names.contains(&name.to_owned()),
+            "{name} missing from {names:?}"
+        );
+    }
+    let call =
+        |tool: &str, input: serde_json::Value| executor.execute(ToolRequest::new(tool, input));
+    let sum = call("notes__add", json!({"a": 2, "b": 40}))
+        .await
+        .expect("add");
+    assert_eq!(sum.output, "42", "{sum:?}");
+    let loud = call("notes__shout", json!({"text": "hello"}))
+        .await
+        .expect("shout");
+    assert_eq!(loud.output, "HELLO");
+    let denied = call("notes__shout", json!({"text": "my secret plan"}))
+        .await
+        .expect("shout");
+    assert!(denied.denied, "the deny rule holds: {denied:?}");
+    let bad = call("notes__add", json!({"a": "two"})).await.expect("add");
+    assert!(
+        bad.is_error && bad.output.contains("invalid input"),
+        "{bad:?}"
+    );
+    let who = call("notes__whoami", json!({})).await.expect("whoami");
+    assert!(
+        !who.output.contains("TOOLWIRE_TOKEN_CANARY"),
+        "the server's environment leaked: {}",
+        who.output
+    );
+
+    // Through /mcp too, with the same rules.
+    let mcp = common::python::python_with(&["mcp"]);
+    let check = format!(
+        r#"
+import anyio, httpx2
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+async def main():
+    http = httpx2.AsyncClient(headers={{"Authorization": "Bearer {token}"}}, timeout=60)
+    async with Client(streamable_http_client("http://{addr}/mcp", http_client=http)) as client:
+        names = {{t.name for t in (await client.list_tools()).tools}}
+        assert "notes__add" in names, names
+        r = await client.call_tool("notes__add", {{"a": 1, "b": 2}})
+        assert not r.is_error and r.content[0].text == "3", r
+        r = await client.call_tool("notes__shout", {{"text": "top secret"}})
+        assert r.is_error and "Denied" in r.content[0].text, r
+    print("mcp ok")
+anyio.run(main)
+"#,
+        addr = server.ready
+    );
+    let output = std::process::Command::new(mcp)
+        .arg("-c")
+        .arg(check)
+        .output()
+        .expect("python");
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("mcp ok"),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    // It dies; the next calls fail clearly until it is back, then work.
+    let crashed = call("notes__crash", json!({})).await.expect("crash");
+    assert!(crashed.is_error, "{crashed:?}");
+    let back = common::within(Duration::from_secs(20), "the restart", async {
+        loop {
+            let sum = call("notes__add", json!({"a": 1, "b": 1}))
+                .await
+                .expect("add");
+            if !sum.is_error {
+                return sum;
+            }
+            assert!(
+                sum.output.contains("restarting") || sum.output.contains("MCP server `notes`"),
+                "{sum:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert_eq!(back.output, "2");
+}
