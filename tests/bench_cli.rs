@@ -41,6 +41,8 @@ fn bench_json_has_every_key_with_sane_values() {
         "concurrent_64x200ms_wall_ms",
         "server_rss_idle_kib",
         "server_rss_loaded_kib",
+        "mcp_echo_p50_us",
+        "mcp_echo_p50_ratio",
     ] {
         let value = report[key]
             .as_f64()
