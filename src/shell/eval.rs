@@ -13,9 +13,10 @@ use super::word::text_of;
 const ARITHMETIC_TESTS: &[&str] = &["-eq", "-ne", "-lt", "-le", "-gt", "-ge"];
 
 /// Why `node` makes bash evaluate data as code, if it does.
-pub(super) fn data_as_code(node: Node<'_>, source: &str) -> Option<&'static str> {
+/// `kind` is `node.kind()`, read once by the caller.
+pub(super) fn data_as_code(node: Node<'_>, kind: &str, source: &str) -> Option<&'static str> {
     const ARITHMETIC: &str = "arithmetic on a variable evaluates its value as code";
-    match node.kind() {
+    match kind {
         "arithmetic_expansion" | "c_style_for_statement" if names_a_variable(node, source) => {
             Some(ARITHMETIC)
         }

@@ -3,7 +3,7 @@
 
 use std::cell::RefCell;
 
-use tree_sitter::{Node, Parser, Tree};
+use tree_sitter::{Node, Parser, Tree, TreeCursor};
 
 use super::eval;
 use super::word::{Word, text_of};
@@ -62,7 +62,7 @@ pub(super) fn analyze(script: &str, nesting: usize) -> Script {
         evaluates_data: None,
     };
     let understood = match parse(source) {
-        Some(tree) if !tree.root_node().has_error() => walker.visit(tree.root_node(), 0).is_ok(),
+        Some(tree) if !tree.root_node().has_error() => walker.walk(tree.root_node()).is_ok(),
         _ => false,
     };
     if !understood {
@@ -100,48 +100,74 @@ struct Walker<'s, 'o> {
 }
 
 impl Walker<'_, '_> {
-    fn visit(&mut self, node: Node<'_>, depth: usize) -> Result<(), TooDeep> {
-        if depth > MAX_SYNTAX_DEPTH {
-            return Err(TooDeep);
+    /// Walks the whole tree in document order with one cursor (a cursor per
+    /// node costs an allocation each, as much as the rest of the walk).
+    fn walk(&mut self, root: Node<'_>) -> Result<(), TooDeep> {
+        let mut cursor = root.walk();
+        let mut depth = 0;
+        loop {
+            self.enter(&mut cursor);
+            if cursor.goto_first_child() {
+                depth += 1;
+                if depth > MAX_SYNTAX_DEPTH {
+                    return Err(TooDeep);
+                }
+                continue;
+            }
+            while !cursor.goto_next_sibling() {
+                if !cursor.goto_parent() {
+                    return Ok(());
+                }
+                depth -= 1;
+            }
         }
-        if let Some(why) = eval::data_as_code(node, self.source) {
+    }
+
+    /// Takes in the node under `cursor` (its children come after); leaves
+    /// the cursor where it was.
+    fn enter(&mut self, cursor: &mut TreeCursor<'_>) {
+        let node = cursor.node();
+        let kind = node.kind();
+        if let Some(why) = eval::data_as_code(node, kind, self.source) {
             self.evaluates_data.get_or_insert(why);
         }
-        match node.kind() {
-            "command" => self.command(node),
+        match kind {
+            "command" => self.command(cursor),
             "declaration_command" | "unset_command" => {
-                let mut cursor = node.walk();
-                let words = node
-                    .children(&mut cursor)
-                    .map(|c| Word::from_node(c, self.source))
-                    .collect();
+                let mut words = Vec::new();
+                if cursor.goto_first_child() {
+                    loop {
+                        words.push(Word::from_node(cursor.node(), self.source));
+                        if !cursor.goto_next_sibling() {
+                            break;
+                        }
+                    }
+                    cursor.goto_parent();
+                }
                 self.out.commands.push(SimpleCommand {
                     words,
                     opaque: None,
                 });
             }
             "file_redirect" => self.redirect(node),
-            "comment" => return Ok(()),
             _ => {}
         }
-        let mut cursor = node.walk();
-        for child in node.children(&mut cursor) {
-            self.visit(child, depth + 1)?;
-        }
-        Ok(())
     }
 
-    /// A simple command: its words (name and arguments, not assignments or
-    /// redirections).
-    fn command(&mut self, node: Node<'_>) {
+    /// A simple command (the node under `cursor`): its words (name and
+    /// arguments, not assignments or redirections).
+    fn command(&mut self, cursor: &mut TreeCursor<'_>) {
         let mut words = Vec::new();
-        let mut cursor = node.walk();
-        let mut more = cursor.goto_first_child();
-        while more {
-            if matches!(cursor.field_name(), Some("name" | "argument")) {
-                words.push(Word::from_node(cursor.node(), self.source));
+        if cursor.goto_first_child() {
+            loop {
+                if matches!(cursor.field_name(), Some("name" | "argument")) {
+                    words.push(Word::from_node(cursor.node(), self.source));
+                }
+                if !cursor.goto_next_sibling() {
+                    break;
+                }
             }
-            more = cursor.goto_next_sibling();
+            cursor.goto_parent();
         }
         if !words.is_empty() {
             self.add(words, 0);
