@@ -7,43 +7,15 @@ use std::time::{Duration, Instant};
 use bollard::models::ContainerCreateBody;
 use bollard::query_parameters::{CreateContainerOptions, InspectContainerOptions};
 use serde_json::json;
+mod common;
+
+use common::docker::{allow_all, bash, launcher};
 use toolwire::docker::{
-    DockerLauncher, ImageConfig, LABEL_MANAGED, LABEL_OWNER, LaunchConfig, Network, SandboxExit,
-    SandboxPool,
+    DockerLauncher, LABEL_MANAGED, LABEL_OWNER, LaunchConfig, Network, SandboxExit, SandboxPool,
 };
 use toolwire::launcher::PoolConfig;
 use toolwire::protocol::BusEvent;
-use toolwire::{
-    Action, CallError, Executor, PeerConfig, PermissionRule, ToolRequest, ToolResponse,
-};
-
-async fn launcher() -> DockerLauncher {
-    let images = ImageConfig::default().server_binary(env!("CARGO_BIN_EXE_toolwire-server"));
-    DockerLauncher::connect(images)
-        .await
-        .unwrap_or_else(|e| panic!("these tests need a running Docker engine: {e}"))
-}
-
-async fn allow_all(sandbox: &toolwire::docker::DockerSandbox) {
-    sandbox
-        .executor()
-        .set_rules(vec![PermissionRule::new("*", "*", Action::Allow)])
-        .await
-        .expect("rules");
-}
-
-async fn bash(sandbox: &toolwire::docker::DockerSandbox, command: &str) -> ToolResponse {
-    tokio::time::timeout(
-        Duration::from_secs(30),
-        sandbox.executor().execute(ToolRequest::new(
-            "bash",
-            json!({ "command": command, "timeout_ms": 20000 }),
-        )),
-    )
-    .await
-    .expect("answer in time")
-    .expect("answer")
-}
+use toolwire::{CallError, Executor, PeerConfig, ToolRequest};
 
 /// `config` with a channel that receives one message per `tool.started`
 /// event: a call is running in the sandbox once its message came.
@@ -238,7 +210,8 @@ async fn a_memory_hog_is_killed_by_the_limit_and_reported_while_the_server_answe
         .launch(
             LaunchConfig::default()
                 .session("memhog")
-                .memory_bytes(256 << 20),
+                .memory_bytes(256 << 20)
+                .workspace_limit_bytes(16 << 20),
         )
         .await
         .expect("launch");

@@ -26,8 +26,17 @@ pub struct LaunchConfig {
     pub session: String,
     /// Network mode. Default [`Network::Bridge`].
     pub network: Network,
-    /// Host directory mounted as /workspace. Default none (an empty volume).
+    /// Host directory mounted as /workspace. Default none: an empty
+    /// workspace of at most [`LaunchConfig::workspace_limit_bytes`].
     pub workspace: Option<PathBuf>,
+    /// Size limit of the sandbox's own workspace (when no host directory is
+    /// mounted): a write past it fails with "No space left on device" inside
+    /// the sandbox, so a runaway command cannot fill the host's disk. The
+    /// workspace is a tmpfs (Docker's storage drivers have no quota on most
+    /// hosts, this one included); its files are memory charged to the
+    /// container, so the container's memory limit is
+    /// [`LaunchConfig::memory_bytes`] plus this. Default 2 GiB.
+    pub workspace_limit_bytes: i64,
     /// Memory limit in bytes; swap is the same (no swap). Default 1 GiB.
     pub memory_bytes: i64,
     /// CPUs. Default 1.0.
@@ -78,6 +87,7 @@ impl Default for LaunchConfig {
             session: "session".into(),
             network: Network::Bridge,
             workspace: None,
+            workspace_limit_bytes: 2 << 30,
             memory_bytes: 1 << 30,
             cpus: 1.0,
             pids_limit: 256,
@@ -114,6 +124,12 @@ impl LaunchConfig {
     #[must_use]
     pub fn workspace(mut self, dir: impl Into<PathBuf>) -> Self {
         self.workspace = Some(dir.into());
+        self
+    }
+    /// Sets [`LaunchConfig::workspace_limit_bytes`].
+    #[must_use]
+    pub fn workspace_limit_bytes(mut self, n: i64) -> Self {
+        self.workspace_limit_bytes = n;
         self
     }
     /// Sets [`LaunchConfig::pids_limit`].

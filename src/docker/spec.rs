@@ -28,6 +28,9 @@ pub(super) const USER: &str = "0:0";
 /// signal, trace or replace it.
 pub(super) const TOOL_USER: &str = "1000:1000";
 
+/// The tool user's uid and gid, owner of the sandbox's own workspace.
+const TOOL_UID: u32 = 1000;
+
 /// The only capabilities the server keeps: to start tools as [`TOOL_USER`]
 /// (SETUID, SETGID) and to kill their process groups (KILL). Tools lose
 /// every capability when they change uid.
@@ -66,12 +69,29 @@ pub(super) fn container_body(
         (LABEL_SESSION.to_owned(), config.session.clone()),
         (LABEL_CREATED.to_owned(), who.created_unix.to_string()),
     ]);
-    let mut volumes = HashMap::from([(TOKEN_DIR.to_owned(), HashMap::new())]);
+    let volumes = HashMap::from([(TOKEN_DIR.to_owned(), HashMap::new())]);
     let mut binds = Vec::new();
+    let mut tmpfs = HashMap::from([(
+        "/tmp".to_owned(),
+        format!("rw,nosuid,nodev,size={}", config.tmp_size),
+    )]);
+    // The sandbox's own workspace is a tmpfs of a fixed size: the storage
+    // drivers have no quota on most hosts, and a tmpfs needs no privilege
+    // the engine does not have. Its pages are charged to the container's
+    // memory cgroup, so the limit grows by its size: a full workspace fails
+    // writes with ENOSPC instead of OOM-killing the server.
+    let mut memory = config.memory_bytes;
     match &config.workspace {
         Some(dir) => binds.push(format!("{}:/workspace", dir.display())),
         None => {
-            volumes.insert("/workspace".to_owned(), HashMap::new());
+            tmpfs.insert(
+                "/workspace".to_owned(),
+                format!(
+                    "rw,nosuid,nodev,size={},uid={TOOL_UID},gid={TOOL_UID},mode=0755",
+                    config.workspace_limit_bytes
+                ),
+            );
+            memory = memory.saturating_add(config.workspace_limit_bytes);
         }
     }
     let mut cmd = vec![
@@ -92,13 +112,10 @@ pub(super) fn container_body(
         ),
         security_opt: Some(vec!["no-new-privileges".into()]),
         readonly_rootfs: Some(true),
-        tmpfs: Some(HashMap::from([(
-            "/tmp".to_owned(),
-            format!("rw,nosuid,nodev,size={}", config.tmp_size),
-        )])),
+        tmpfs: Some(tmpfs),
         pids_limit: Some(config.pids_limit),
-        memory: Some(config.memory_bytes),
-        memory_swap: Some(config.memory_bytes),
+        memory: Some(memory),
+        memory_swap: Some(memory),
         nano_cpus: Some((config.cpus * 1e9) as i64),
         init: Some(true),
         ..HostConfig::default()
@@ -212,12 +229,32 @@ mod tests {
     fn pids_memory_swap_and_cpu_are_limited() {
         let config = LaunchConfig::default()
             .pids_limit(64)
-            .memory_bytes(256 << 20);
+            .memory_bytes(256 << 20)
+            .workspace("/home/me/project");
         let body = container_body(&config, "img", &WHO, None);
         assert_eq!(host(&body).pids_limit, Some(64));
         assert_eq!(host(&body).memory, Some(256 << 20));
         assert_eq!(host(&body).memory_swap, Some(256 << 20), "no swap");
         assert_eq!(host(&body).nano_cpus, Some(1_000_000_000));
+    }
+
+    #[test]
+    fn the_own_workspace_is_a_sized_tmpfs_of_the_tool_user_whose_size_the_memory_limit_adds() {
+        let config = LaunchConfig::default()
+            .memory_bytes(256 << 20)
+            .workspace_limit_bytes(64 << 20);
+        let body = container_body(&config, "img", &WHO, None);
+        let tmpfs = host(&body).tmpfs.as_ref().expect("tmpfs");
+        assert_eq!(
+            tmpfs["/workspace"],
+            format!(
+                "rw,nosuid,nodev,size={},uid=1000,gid=1000,mode=0755",
+                64 << 20
+            )
+        );
+        assert_eq!(host(&body).memory, Some((256 << 20) + (64 << 20)));
+        assert_eq!(host(&body).memory_swap, Some((256 << 20) + (64 << 20)));
+        assert!(!body.volumes.expect("volumes").contains_key("/workspace"));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 #![allow(dead_code, missing_docs)]
 
 pub mod binary;
+#[cfg(feature = "docker")]
+pub mod docker;
 pub mod python;
 pub mod recorder;
 

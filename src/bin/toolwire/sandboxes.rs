@@ -29,13 +29,24 @@ pub struct UpArgs {
     /// (no network at all; the server listens on a Unix socket).
     #[arg(long, value_enum, default_value_t = NetworkArg::Bridge)]
     network: NetworkArg,
-    /// A host directory to mount as /workspace (default: an empty volume).
+    /// A host directory to mount as /workspace (default: the sandbox's own
+    /// empty workspace of at most --workspace-limit).
     #[arg(long)]
     workspace: Option<PathBuf>,
+    /// Size limit of the sandbox's own workspace (e.g. 512MiB, 2GiB): a
+    /// write past it fails with "No space left on device" in the sandbox.
+    #[arg(
+        long,
+        value_name = "SIZE",
+        default_value = "2GiB",
+        conflicts_with = "workspace"
+    )]
+    workspace_limit: bytesize::ByteSize,
     /// Remove the sandbox after this long with no client and no call
-    /// (e.g. 30s, 10m, 2h). Default: it stays until `toolwire down`.
-    #[arg(long, value_parser = humantime::parse_duration)]
-    idle_timeout: Option<Duration>,
+    /// (e.g. 30s, 10m, 2h), so a forgotten one does not live forever; 0
+    /// keeps it until `toolwire down`.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
+    idle_timeout: Duration,
     /// Print `{"name", "url", "token_file", "container"}` as JSON.
     #[arg(long)]
     json: bool,
@@ -83,9 +94,15 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
             .with_context(|| format!("the workspace {} does not exist", workspace.display()))?;
         config = config.workspace(workspace);
     }
-    if let Some(idle) = args.idle_timeout {
-        config = config.idle_timeout(idle);
+    if !args.idle_timeout.is_zero() {
+        config = config.idle_timeout(args.idle_timeout);
     }
+    let limit =
+        i64::try_from(args.workspace_limit.as_u64()).context("the workspace limit is too large")?;
+    if limit < 1 << 20 {
+        bail!("the workspace limit must be at least 1 MiB");
+    }
+    config = config.workspace_limit_bytes(limit);
     if let Some(file) = &args.tools_file {
         // Refused here, with the document and field, before anything starts.
         served_tools(Some(file), None)?;

@@ -1,0 +1,83 @@
+//! The sandbox's own workspace has a size limit: a runaway write fails with
+//! "No space left on device" inside the sandbox, and the host's disk does
+//! not fill. On the real local Docker engine.
+
+mod common;
+
+use common::docker::{allow_all, bash, launcher};
+use toolwire::docker::LaunchConfig;
+
+/// Bytes available to unprivileged users on the filesystem of `path`.
+fn available_bytes(path: &str) -> u64 {
+    let c_path = std::ffi::CString::new(path).expect("a path without NUL");
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid NUL-terminated path and a zeroed struct to fill.
+    let rc = unsafe { libc::statvfs(c_path.as_ptr(), &mut stats) };
+    assert_eq!(rc, 0, "statvfs {path}: {}", std::io::Error::last_os_error());
+    stats.f_bavail * stats.f_frsize
+}
+
+#[tokio::test]
+async fn writing_past_the_workspace_limit_fails_inside_and_the_host_disk_does_not_fill() {
+    const LIMIT: i64 = 1 << 30;
+    let launcher = launcher().await;
+    let docker_root = launcher
+        .docker()
+        .info()
+        .await
+        .expect("docker info")
+        .docker_root_dir
+        .unwrap_or_else(|| "/var/lib/docker".to_owned());
+    let sandbox = launcher
+        .launch(
+            LaunchConfig::default()
+                .session("disklimit")
+                .workspace_limit_bytes(LIMIT),
+        )
+        .await
+        .expect("launch");
+    allow_all(&sandbox).await;
+    let before = available_bytes(&docker_root);
+    let write = bash(
+        &sandbox,
+        "head -c 3G /dev/zero > /workspace/big; echo \"exit=$?\"; stat -c %s /workspace/big",
+    )
+    .await;
+    let after = available_bytes(&docker_root);
+    assert!(
+        write.output.contains("No space left on device"),
+        "{}",
+        write.output
+    );
+    assert!(write.output.contains("exit=1"), "{}", write.output);
+    let size: i64 = write
+        .output
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("a size in {}", write.output));
+    assert!(size <= LIMIT, "the file grew to {size} bytes");
+    assert!(size > LIMIT / 2, "only {size} bytes were written");
+    let dropped = before.saturating_sub(after);
+    assert!(
+        dropped <= LIMIT as u64,
+        "the host's free space dropped by {dropped} bytes"
+    );
+    // The server survived the full workspace, and removing the file frees it.
+    let again = bash(&sandbox, "rm /workspace/big && head -c 1M /dev/zero > /workspace/small && stat -c %s /workspace/small").await;
+    assert_eq!(again.output.trim(), "1048576", "{again:?}");
+    sandbox.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn the_workspace_belongs_to_the_tool_user() {
+    let launcher = launcher().await;
+    let sandbox = launcher
+        .launch(LaunchConfig::default().session("wsowner"))
+        .await
+        .expect("launch");
+    allow_all(&sandbox).await;
+    let owner = bash(&sandbox, "stat -c '%u:%g %a' /workspace && id -u").await;
+    assert_eq!(owner.output.trim(), "1000:1000 755\n1000", "{owner:?}");
+    sandbox.shutdown().await.expect("shutdown");
+}
