@@ -338,6 +338,9 @@ impl Executor for LocalExecutor {
         if let Some(progress) = options.progress {
             ctx = ctx.with_progress(progress);
         }
+        if let Some(asker) = options.asker {
+            ctx = ctx.with_asker(asker);
+        }
         let call = self.run(request, ctx);
         match run_bounded(call, &stop, options.timeout, self.cancel_grace).await {
             Ended::Done(outcome) => outcome.into_result(),

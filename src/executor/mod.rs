@@ -24,7 +24,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use crate::context::ProgressSink;
+use crate::context::{Asker, ProgressSink};
 use crate::error::CallError;
 use crate::protocol::{ToolInfo, ToolRequest, ToolResponse};
 
@@ -44,6 +44,14 @@ pub struct CallOptions {
     /// [`ToolServer`](crate::ToolServer)); a remote call streams progress
     /// through [`crate::PeerConfig`] instead. Default none.
     pub progress: Option<Arc<dyn ProgressSink>>,
+    /// Answers the call's permission asks and questions that no rule
+    /// decides (a person behind an MCP client's elicitation, say). A remote
+    /// call's asks reach it when its peer announced the `interactive`
+    /// feature ([`crate::PeerConfig::interactive`], whose handler answers
+    /// the calls without an asker of their own). Default none: the call
+    /// ends as `permission_needed` / `question_needed` (or asks the peer's
+    /// handler).
+    pub asker: Option<Arc<dyn Asker>>,
 }
 
 impl std::fmt::Debug for CallOptions {
@@ -52,6 +60,7 @@ impl std::fmt::Debug for CallOptions {
             .field("timeout", &self.timeout)
             .field("cancel", &self.cancel)
             .field("progress", &self.progress.is_some())
+            .field("asker", &self.asker.is_some())
             .finish()
     }
 }
@@ -75,6 +84,13 @@ impl CallOptions {
     #[must_use]
     pub fn progress(mut self, sink: Arc<dyn ProgressSink>) -> Self {
         self.progress = Some(sink);
+        self
+    }
+
+    /// Sets [`CallOptions::asker`].
+    #[must_use]
+    pub fn asker(mut self, asker: Arc<dyn Asker>) -> Self {
+        self.asker = Some(asker);
         self
     }
 }

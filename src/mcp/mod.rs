@@ -9,13 +9,17 @@
 //! | result | the output as text content, `isError` for a failed or refused call, the metadata as `structuredContent` |
 //! | `notifications/cancelled` | the call is cancelled (bash's process group dies); no reply is sent |
 //! | `_meta.progressToken` | the call's output chunks as `notifications/progress` (where the executor runs the call itself) |
-//! | a permission nobody granted | an error result naming the permission and its patterns |
+//! | a permission ask or a `question` no rule answers | an elicitation form, when the client supports elicitation; otherwise an error result naming the permission and its patterns |
 //!
 //! The other direction — an MCP server someone downloaded, run inside the
 //! sandbox, its tools served through toolwire behind the permission rules —
 //! is `child` ([`ChildSpec`], [`start_child`]; `toolwire-server --mcp-server`).
 
 mod child;
+mod elicit;
+mod rounds;
+
+pub use rounds::{MAX_SUSPENDED, SUSPENDED_FOR};
 
 pub use child::{ChildSpec, start as start_child};
 
@@ -44,6 +48,9 @@ use crate::providers::ToolResult;
 #[derive(Clone)]
 pub struct McpFace {
     executor: Arc<dyn Executor>,
+    /// Calls waiting for a person's answer, shared by the faces of one
+    /// server (a retry may come in another MCP session).
+    suspended: Arc<rounds::Suspended>,
 }
 
 impl std::fmt::Debug for McpFace {
@@ -55,7 +62,14 @@ impl std::fmt::Debug for McpFace {
 impl McpFace {
     /// A face for `executor`'s tools.
     pub fn new(executor: Arc<dyn Executor>) -> Self {
-        Self { executor }
+        Self::sharing(executor, Arc::default())
+    }
+
+    fn sharing(executor: Arc<dyn Executor>, suspended: Arc<rounds::Suspended>) -> Self {
+        Self {
+            executor,
+            suspended,
+        }
     }
 }
 
@@ -138,28 +152,70 @@ impl ServerHandler for McpFace {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
+        let route = rounds::FormRoute::for_request(&context, &self.suspended);
+        let running = match &request.request_state {
+            // A retry with a person's answer: drive the suspended call on.
+            Some(state) => self
+                .suspended
+                .resume(state, request.input_responses.as_ref())
+                .ok_or_else(|| {
+                    McpError::invalid_params(
+                        "unknown or expired requestState (the suspended call is gone)",
+                        None,
+                    )
+                })?,
+            None => self.start(request, &context, route.is_some()),
+        };
+        Ok(
+            match rounds::drive(running, route.as_ref(), &context.ct).await {
+                rounds::Driven::Done(result) => mcp_result(ToolResult::from_call(result)).into(),
+                rounds::Driven::InputRequired(response) => response,
+            },
+        )
+    }
+}
+
+impl McpFace {
+    /// Starts one call (not yet polled): its progress goes to the client
+    /// when it sent a progress token, its asks to the driver when `asks`.
+    fn start(
+        &self,
+        request: CallToolRequestParams,
+        context: &RequestContext<RoleServer>,
+        asks: bool,
+    ) -> rounds::RunningCall {
         let input = request
             .arguments
             .map_or_else(|| Value::Object(serde_json::Map::new()), Value::Object);
         let mut call = ToolRequest::new(request.name.to_string(), input);
         call.session_id = "mcp".to_owned();
-        let mut options = CallOptions::default().cancel(context.ct.clone());
-        let mut forwarder = None;
+        let cancel = CancellationToken::new();
+        let mut options = CallOptions::default().cancel(cancel.clone());
+        let (form_sender, forms) = mpsc::channel(1);
+        if asks {
+            options = options.asker(Arc::new(elicit::FormAsker { forms: form_sender }));
+        }
+        let mut progress = None;
         if let Some(token) = context.meta.get_progress_token() {
             let (chunks, receiver) = mpsc::unbounded_channel();
             options = options.progress(Arc::new(ProgressForward { chunks }));
-            forwarder = Some(tokio::spawn(forward_progress(
-                context.peer.clone(),
-                token,
-                receiver,
-            )));
+            progress = Some(forward_progress(context.peer.clone(), token, receiver));
         }
-        let result = self.executor.execute_with(call, options).await;
-        if let Some(forwarder) = forwarder {
-            // Every chunk is sent before the result.
-            let _ = forwarder.await;
+        let executor = self.executor.clone();
+        let call = Box::pin(async move {
+            let Some(progress) = progress else {
+                return executor.execute_with(call, options).await;
+            };
+            // Every chunk is sent before the result: the forwarder ends when
+            // the call drops its sink.
+            let (result, ()) = tokio::join!(executor.execute_with(call, options), progress);
+            result
+        });
+        rounds::RunningCall {
+            call,
+            forms,
+            cancel,
         }
-        Ok(mcp_result(ToolResult::from_call(result)).into())
     }
 }
 
@@ -169,8 +225,9 @@ pub fn http_service(
     executor: Arc<dyn Executor>,
     cancel: CancellationToken,
 ) -> StreamableHttpService<McpFace, LocalSessionManager> {
+    let suspended = Arc::<rounds::Suspended>::default();
     StreamableHttpService::new(
-        move || Ok(McpFace::new(executor.clone())),
+        move || Ok(McpFace::sharing(executor.clone(), suspended.clone())),
         LocalSessionManager::default().into(),
         StreamableHttpServerConfig::default().with_cancellation_token(cancel),
     )

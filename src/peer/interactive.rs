@@ -10,7 +10,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::shared::Shared;
-use crate::context::QuestionAnswer;
+use crate::bus::PermissionRequest;
+use crate::context::{Asker, QuestionAnswer};
 use crate::protocol::{ClientMessage, PermissionAsk, PermissionReply, QuestionAsk};
 use crate::wire::Contention;
 
@@ -68,8 +69,18 @@ impl Ask {
 /// Answers `ask` in a tracked task (the handler may take long); the task
 /// ends with the connection. Over the limit, the ask is rejected at once.
 pub(super) fn answer(shared: &Arc<Shared>, ask: Ask) {
-    let Some(handler) = shared.config.interactive.clone() else {
-        return;
+    let call_asker = ask.call().and_then(|call| {
+        shared
+            .call_askers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&call)
+            .cloned()
+    });
+    let handler = match (call_asker, shared.config.interactive.clone()) {
+        (Some(asker), _) => Handler::Call(asker),
+        (None, Some(handler)) => Handler::Config(handler),
+        (None, None) => return,
     };
     let Some(call) = ask.call().filter(|call| shared.pending.contains(call)) else {
         tracing::warn!(id = ask.id(), "an ask for no call in flight: rejected");
@@ -123,6 +134,43 @@ pub(super) fn answer(shared: &Arc<Shared>, ask: Ask) {
             () = task_shared.closed.cancelled() => {}
         }
     });
+}
+
+/// Who answers an ask: the call's own asker, or the peer's handler.
+enum Handler {
+    Call(Arc<dyn Asker>),
+    Config(Arc<dyn InteractiveHandler>),
+}
+
+impl Handler {
+    async fn permission(&self, ask: PermissionAsk) -> PermissionReply {
+        match self {
+            Self::Config(handler) => handler.permission(ask).await,
+            Self::Call(asker) => {
+                let request = PermissionRequest {
+                    permission: ask.permission,
+                    patterns: ask.patterns,
+                    always: ask.always,
+                    metadata: ask.metadata,
+                    ..PermissionRequest::default()
+                };
+                asker
+                    .ask_permission(&ask.tool_call_id, &request)
+                    .await
+                    .unwrap_or(PermissionReply::Reject)
+            }
+        }
+    }
+
+    async fn questions(&self, ask: QuestionAsk) -> QuestionAnswer {
+        match self {
+            Self::Config(handler) => handler.questions(ask).await,
+            Self::Call(asker) => asker
+                .ask_questions(&ask.tool_call_id, &ask.questions)
+                .await
+                .unwrap_or(QuestionAnswer::Rejected),
+        }
+    }
 }
 
 /// One of a call's [`MAX_ASKS_PER_CALL`] places, freed when dropped.

@@ -94,6 +94,7 @@ impl Peer {
             tasks: TaskTracker::new(),
             liveness: Liveness::default(),
             asks_by_call: std::sync::Mutex::default(),
+            call_askers: std::sync::Mutex::default(),
             config,
         });
         let reader = tokio::spawn(reader::read(shared.clone(), stream));
@@ -223,18 +224,30 @@ impl Peer {
         let timeout_ms = timeout
             .filter(|_| !self.features.is_empty())
             .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX));
+        // The call's own asker answers its asks while it runs; the guard
+        // forgets it however the call ends (also when this future is dropped).
+        let mut asker_guard = None;
+        let asker = options.asker;
+        let shared = &self.shared;
         let reply = self
             .shared
             .round_trip(
-                |id| ClientMessage::Request {
-                    id,
-                    request,
-                    timeout_ms,
+                |id| {
+                    if let (Some(asker), Ok(call)) = (asker, id.parse::<u64>()) {
+                        asker_guard = Some(CallAskerGuard::register(shared, call, asker));
+                    }
+                    ClientMessage::Request {
+                        id,
+                        request,
+                        timeout_ms,
+                    }
                 },
                 timeout,
                 options.cancel.as_ref(),
             )
-            .await?;
+            .await;
+        drop(asker_guard);
+        let reply = reply?;
         match reply {
             ServerMessage::Response(frame) => {
                 let response = Outcome::from_frame(frame)?.into_result()?;
@@ -395,4 +408,31 @@ fn unexpected(wanted: &str, got: &ServerMessage) -> CallError {
         "expected {wanted}, got a {} frame",
         ServerKind::from(got).as_str()
     ))
+}
+
+/// A call's own asker, registered while the call runs.
+struct CallAskerGuard<'a> {
+    shared: &'a Shared,
+    call: u64,
+}
+
+impl<'a> CallAskerGuard<'a> {
+    fn register(shared: &'a Shared, call: u64, asker: Arc<dyn crate::context::Asker>) -> Self {
+        shared
+            .call_askers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(call, asker);
+        Self { shared, call }
+    }
+}
+
+impl Drop for CallAskerGuard<'_> {
+    fn drop(&mut self) {
+        self.shared
+            .call_askers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.call);
+    }
 }

@@ -56,6 +56,9 @@ impl ToolServer {
         if let Some(progress) = options.progress {
             ctx = ctx.with_progress(progress);
         }
+        if let Some(asker) = options.asker {
+            ctx = ctx.with_asker(asker);
+        }
         let timeout = options.timeout.unwrap_or(inner.config.call_timeout);
         execute(inner, admitted, request, ctx, &stop, timeout)
             .await

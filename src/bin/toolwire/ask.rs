@@ -40,6 +40,14 @@ impl TerminalAsker {
         };
         Self { policy }
     }
+
+    /// Refuses every ask (for callers that answer asks per call and have
+    /// no terminal to fall back on: `toolwire mcp`).
+    pub fn refusing() -> Self {
+        Self {
+            policy: Policy::Refuse,
+        }
+    }
 }
 
 /// Asks `question` on the terminal and reads one line of answer.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use toolwire::docker::{LaunchConfig, Network};
-use toolwire::{Action, Executor, PermissionRule, RemoteExecutor};
+use toolwire::{Action, Executor, PeerConfig, PermissionRule, RemoteExecutor};
 
 /// `toolwire mcp`.
 #[derive(Debug, Args)]
@@ -51,12 +51,17 @@ pub async fn run(args: McpArgs) -> anyhow::Result<()> {
         (None, true) => vec![PermissionRule::new("*", "*", Action::Allow)],
         (None, false) => Vec::new(),
     };
-    let mut config = LaunchConfig::default()
-        .session("mcp")
-        .network(match args.network {
-            McpNetwork::None => Network::None,
-            McpNetwork::Bridge => Network::Bridge,
-        });
+    // Asks go to the MCP client's person through elicitation, call by call
+    // (CallOptions::asker); a call whose client cannot elicit is refused.
+    let peer = PeerConfig::default().interactive(Arc::new(crate::ask::TerminalAsker::refusing()));
+    let mut config =
+        LaunchConfig::default()
+            .session("mcp")
+            .peer(peer)
+            .network(match args.network {
+                McpNetwork::None => Network::None,
+                McpNetwork::Bridge => Network::Bridge,
+            });
     if let Some(file) = &args.tools_file {
         toolwire::declarative::ToolsFile::load(file)?;
         config = config.tools_file(file);
