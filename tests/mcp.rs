@@ -2,8 +2,9 @@
 //! in the test venv): over streamable HTTP against the real
 //! `toolwire-server --mcp`, and over stdio against `toolwire mcp` (a real
 //! Docker sandbox). Initialize, list, call bash and read, bad input is
-//! `isError`, a denied call is an error result, progress arrives (HTTP), a
-//! cancelled long call leaves no process.
+//! `isError`, a denied call is an error result, progress arrives (over both
+//! transports), a cancelled long call leaves no process; asks and questions
+//! reach a person through elicitation.
 
 mod common;
 

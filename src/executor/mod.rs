@@ -39,10 +39,10 @@ pub struct CallOptions {
     /// Cancelling this token stops the call; the caller gets
     /// [`CallError::Cancelled`]. Default none.
     pub cancel: Option<CancellationToken>,
-    /// Receives the call's output while it runs (bash's chunks), where the
-    /// executor runs the call itself ([`LocalExecutor`], a
-    /// [`ToolServer`](crate::ToolServer)); a remote call streams progress
-    /// through [`crate::PeerConfig`] instead. Default none.
+    /// Receives the call's output while it runs (bash's chunks). A remote
+    /// call's chunks reach it when its peer announced the `progress`
+    /// feature ([`crate::PeerConfig::on_progress`], which receives the
+    /// chunks of calls without a sink of their own). Default none.
     pub progress: Option<Arc<dyn ProgressSink>>,
     /// Answers the call's permission asks and questions that no rule
     /// decides (a person behind an MCP client's elicitation, say). A remote

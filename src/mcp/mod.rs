@@ -8,7 +8,7 @@
 //! | `tools/call` | one call through the executor: validation, permissions, timeout |
 //! | result | the output as text content, `isError` for a failed or refused call, the metadata as `structuredContent` |
 //! | `notifications/cancelled` | the call is cancelled (bash's process group dies); no reply is sent |
-//! | `_meta.progressToken` | the call's output chunks as `notifications/progress` (where the executor runs the call itself) |
+//! | `_meta.progressToken` | the call's output chunks as `notifications/progress` |
 //! | a permission ask or a `question` no rule answers | an elicitation form, when the client supports elicitation; otherwise an error result naming the permission and its patterns |
 //!
 //! The other direction — an MCP server someone downloaded, run inside the
@@ -94,14 +94,19 @@ fn mcp_result(result: ToolResult) -> CallToolResult {
     mcp
 }
 
+/// Chunks waiting for a slow client at most; more are dropped (progress is
+/// advisory, the result carries the whole output), so a sandbox that floods
+/// progress cannot grow this process.
+const PROGRESS_BACKLOG: usize = 256;
+
 /// Forwards a call's output chunks, in order, as progress notifications.
 struct ProgressForward {
-    chunks: mpsc::UnboundedSender<String>,
+    chunks: mpsc::Sender<String>,
 }
 
 impl ProgressSink for ProgressForward {
     fn chunk(&self, text: &str) {
-        let _ = self.chunks.send(text.to_owned());
+        let _ = self.chunks.try_send(text.to_owned());
     }
 }
 
@@ -110,7 +115,7 @@ impl ProgressSink for ProgressForward {
 async fn forward_progress(
     peer: Peer<RoleServer>,
     token: rmcp::model::ProgressToken,
-    mut chunks: mpsc::UnboundedReceiver<String>,
+    mut chunks: mpsc::Receiver<String>,
 ) {
     let mut count = 0.0;
     while let Some(chunk) = chunks.recv().await {
@@ -197,7 +202,7 @@ impl McpFace {
         }
         let mut progress = None;
         if let Some(token) = context.meta.get_progress_token() {
-            let (chunks, receiver) = mpsc::unbounded_channel();
+            let (chunks, receiver) = mpsc::channel(PROGRESS_BACKLOG);
             options = options.progress(Arc::new(ProgressForward { chunks }));
             progress = Some(forward_progress(context.peer.clone(), token, receiver));
         }

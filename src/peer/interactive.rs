@@ -69,14 +69,10 @@ impl Ask {
 /// Answers `ask` in a tracked task (the handler may take long); the task
 /// ends with the connection. Over the limit, the ask is rejected at once.
 pub(super) fn answer(shared: &Arc<Shared>, ask: Ask) {
-    let call_asker = ask.call().and_then(|call| {
-        shared
-            .call_askers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&call)
-            .cloned()
-    });
+    let call_asker = ask
+        .call()
+        .and_then(|call| super::hooks::of(shared, call))
+        .and_then(|hooks| hooks.asker);
     let handler = match (call_asker, shared.config.interactive.clone()) {
         (Some(asker), _) => Handler::Call(asker),
         (None, Some(handler)) => Handler::Config(handler),

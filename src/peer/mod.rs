@@ -11,6 +11,7 @@
 //! - `interactive`: [`InteractiveHandler`] and the ask tasks.
 
 mod config;
+mod hooks;
 mod interactive;
 mod reader;
 mod shared;
@@ -94,7 +95,7 @@ impl Peer {
             tasks: TaskTracker::new(),
             liveness: Liveness::default(),
             asks_by_call: std::sync::Mutex::default(),
-            call_askers: std::sync::Mutex::default(),
+            call_hooks: std::sync::Mutex::default(),
             config,
         });
         let reader = tokio::spawn(reader::read(shared.clone(), stream));
@@ -224,17 +225,21 @@ impl Peer {
         let timeout_ms = timeout
             .filter(|_| !self.features.is_empty())
             .map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX));
-        // The call's own asker answers its asks while it runs; the guard
-        // forgets it however the call ends (also when this future is dropped).
-        let mut asker_guard = None;
-        let asker = options.asker;
+        // The call's own asker and progress sink serve it while it runs; the
+        // guard forgets them however the call ends (also when this future is
+        // dropped).
+        let mut hooks_guard = None;
+        let hooks = hooks::CallHooks {
+            asker: options.asker,
+            progress: options.progress,
+        };
         let shared = &self.shared;
         let reply = self
             .shared
             .round_trip(
                 |id| {
-                    if let (Some(asker), Ok(call)) = (asker, id.parse::<u64>()) {
-                        asker_guard = Some(CallAskerGuard::register(shared, call, asker));
+                    if let Ok(call) = id.parse::<u64>() {
+                        hooks_guard = hooks::Registered::register(shared, call, hooks);
                     }
                     ClientMessage::Request {
                         id,
@@ -246,7 +251,7 @@ impl Peer {
                 options.cancel.as_ref(),
             )
             .await;
-        drop(asker_guard);
+        drop(hooks_guard);
         let reply = reply?;
         match reply {
             ServerMessage::Response(frame) => {
@@ -408,31 +413,4 @@ fn unexpected(wanted: &str, got: &ServerMessage) -> CallError {
         "expected {wanted}, got a {} frame",
         ServerKind::from(got).as_str()
     ))
-}
-
-/// A call's own asker, registered while the call runs.
-struct CallAskerGuard<'a> {
-    shared: &'a Shared,
-    call: u64,
-}
-
-impl<'a> CallAskerGuard<'a> {
-    fn register(shared: &'a Shared, call: u64, asker: Arc<dyn crate::context::Asker>) -> Self {
-        shared
-            .call_askers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(call, asker);
-        Self { shared, call }
-    }
-}
-
-impl Drop for CallAskerGuard<'_> {
-    fn drop(&mut self) {
-        self.shared
-            .call_askers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&self.call);
-    }
 }

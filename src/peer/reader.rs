@@ -79,8 +79,15 @@ fn route(shared: &Arc<Shared>, text: &str) {
     };
     match message {
         ServerMessage::Progress { id, chunk } => {
-            if let Some(callback) = &shared.config.on_progress {
-                callback(&id, &chunk);
+            let own = id
+                .parse::<u64>()
+                .ok()
+                .and_then(|call| super::hooks::of(shared, call))
+                .and_then(|hooks| hooks.progress);
+            match (own, &shared.config.on_progress) {
+                (Some(sink), _) => sink.chunk(&chunk),
+                (None, Some(callback)) => callback(&id, &chunk),
+                (None, None) => {}
             }
         }
         ServerMessage::Event { event } => {

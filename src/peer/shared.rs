@@ -25,10 +25,9 @@ pub(super) struct Shared {
     pub(super) close_reason: OnceLock<CallError>,
     /// Asks being answered, by the request they belong to.
     pub(super) asks_by_call: std::sync::Mutex<std::collections::HashMap<u64, usize>>,
-    /// Calls whose asks their caller answers ([`CallOptions::asker`](crate::CallOptions)),
-    /// by request id; the rest go to [`PeerConfig::interactive`].
-    pub(super) call_askers:
-        std::sync::Mutex<std::collections::HashMap<u64, Arc<dyn crate::context::Asker>>>,
+    /// Calls with their own asker or progress sink, by request id.
+    pub(super) call_hooks:
+        std::sync::Mutex<std::collections::HashMap<u64, super::hooks::CallHooks>>,
     /// Frames seen, for the heartbeat.
     pub(super) liveness: crate::wire::heartbeat::Liveness,
     /// Explains a lost connection (a launcher's report of how the sandbox ended).

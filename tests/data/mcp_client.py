@@ -26,7 +26,7 @@ def text(result):
     return "".join(block.text for block in result.content if getattr(block, "text", None) is not None)
 
 
-async def exercise(client, progress_expected):
+async def exercise(client):
     tools = await client.list_tools()
     names = {tool.name for tool in tools.tools}
     assert {"bash", "read", "write", "edit"} <= names, names
@@ -50,20 +50,19 @@ async def exercise(client, progress_expected):
     assert "hi" in text(result), "the denied command ran"
     print("ok  a denied call is an error result and did not run")
 
-    if progress_expected:
-        chunks = []
+    chunks = []
 
-        async def on_progress(progress, total, message):
-            chunks.append(message or "")
+    async def on_progress(progress, total, message):
+        chunks.append(message or "")
 
-        result = await client.call_tool(
-            "bash",
-            {"command": "for i in 1 2 3; do echo line$i; sleep 0.05; done"},
-            progress_callback=on_progress,
-        )
-        assert not result.is_error, result
-        assert "line3" in "".join(chunks), chunks
-        print(f"ok  progress: {len(chunks)} notification(s)")
+    result = await client.call_tool(
+        "bash",
+        {"command": "for i in 1 2 3; do echo line$i; sleep 0.05; done"},
+        progress_callback=on_progress,
+    )
+    assert not result.is_error, result
+    assert "line3" in "".join(chunks), chunks
+    print(f"ok  progress: {len(chunks)} notification(s)")
 
     with anyio.move_on_after(2.0):
         await client.call_tool("bash", {"command": f"{SLEEPER}; echo not-cancelled", "timeout_ms": 60000})
@@ -83,11 +82,11 @@ async def main():
         print("ok  /mcp without the token is 401")
         http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60)
         async with Client(streamable_http_client(url, http_client=http)) as client:
-            await exercise(client, progress_expected=True)
+            await exercise(client)
     else:
         server = StdioServerParameters(command=sys.argv[2], args=sys.argv[3:])
         async with Client(server, read_timeout_seconds=120) as client:
-            await exercise(client, progress_expected=False)
+            await exercise(client)
     print("all checks passed")
 
 

@@ -51,9 +51,13 @@ pub async fn run(args: McpArgs) -> anyhow::Result<()> {
         (None, true) => vec![PermissionRule::new("*", "*", Action::Allow)],
         (None, false) => Vec::new(),
     };
-    // Asks go to the MCP client's person through elicitation, call by call
-    // (CallOptions::asker); a call whose client cannot elicit is refused.
-    let peer = PeerConfig::default().interactive(Arc::new(crate::ask::TerminalAsker::refusing()));
+    // Asks go to the MCP client's person through elicitation and progress to
+    // its progress token, call by call (CallOptions::asker, ::progress); a
+    // call whose client cannot elicit is refused, chunks of a call without a
+    // token are dropped.
+    let peer = PeerConfig::default()
+        .interactive(Arc::new(crate::ask::TerminalAsker::refusing()))
+        .on_progress(|_, _| {});
     let mut config =
         LaunchConfig::default()
             .session("mcp")
