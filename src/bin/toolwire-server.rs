@@ -80,17 +80,6 @@ struct Args {
 }
 
 /// The rules of a `--rules` file.
-fn read_rules(path: &Path) -> anyhow::Result<Vec<toolwire::PermissionRule>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the rules file {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| {
-        format!(
-            "the rules file {} is not a JSON array of {{\"permission\", \"pattern\", \"action\"}}",
-            path.display()
-        )
-    })
-}
-
 fn main() -> anyhow::Result<()> {
     make_non_dumpable();
     let args = Args::parse();
@@ -182,7 +171,10 @@ async fn serve(args: Args, auth: Auth) -> anyhow::Result<()> {
         config
     };
     if let Some(path) = &args.rules {
-        executor.shared().permissions.set_rules(read_rules(path)?);
+        executor
+            .shared()
+            .permissions
+            .set_rules(toolwire::PermissionRule::read_file(path)?);
     }
     let executor = std::sync::Arc::new(executor);
     // Owns the watcher: the file is watched while the server runs.

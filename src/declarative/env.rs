@@ -23,7 +23,8 @@ pub(super) fn expand(
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
     for found in REFERENCE.captures_iter(text) {
-        let whole = found.get(0).expect("group 0");
+        // Group 0, the whole match, is always there.
+        let Some(whole) = found.get(0) else { continue };
         let name = &found[1];
         let value = match (lookup(name), found.get(2)) {
             (Some(value), _) => value,

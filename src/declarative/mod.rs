@@ -21,6 +21,7 @@
 //! ```
 
 mod command;
+mod defs;
 mod env;
 mod http;
 mod load;

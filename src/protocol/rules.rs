@@ -49,6 +49,24 @@ impl PermissionRule {
             action,
         }
     }
+
+    /// The rules of a rules file: a JSON array of `{permission, pattern,
+    /// action}` (`toolwire-server --rules`, `toolwire mcp --rules`).
+    ///
+    /// # Errors
+    /// An unreadable file, or one that is not such an array; the message
+    /// names the file.
+    pub fn read_file(path: &std::path::Path) -> anyhow::Result<Vec<Self>> {
+        use anyhow::Context as _;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the rules file {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| {
+            format!(
+                "the rules file {} is not a JSON array of {{\"permission\", \"pattern\", \"action\"}}",
+                path.display()
+            )
+        })
+    }
 }
 
 /// A call suspended because no rule decided (sol's `ErrPermissionNeeded`).

@@ -6,7 +6,6 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context;
 use clap::{Args, ValueEnum};
 use toolwire::docker::{LaunchConfig, Network};
 use toolwire::{Action, Executor, PeerConfig, PermissionRule, RemoteExecutor};
@@ -38,16 +37,7 @@ enum McpNetwork {
 /// Launches the sandbox, serves MCP on stdio until stdin closes, removes it.
 pub async fn run(args: McpArgs) -> anyhow::Result<()> {
     let rules = match (&args.rules, args.allow_all) {
-        (Some(path), _) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the rules file {}", path.display()))?;
-            serde_json::from_str(&text).with_context(|| {
-                format!(
-                    "the rules file {} is not a JSON array of {{\"permission\", \"pattern\", \"action\"}}",
-                    path.display()
-                )
-            })?
-        }
+        (Some(path), _) => PermissionRule::read_file(path)?,
         (None, true) => vec![PermissionRule::new("*", "*", Action::Allow)],
         (None, false) => Vec::new(),
     };
