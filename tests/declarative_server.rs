@@ -8,15 +8,11 @@ mod common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, channel};
 use std::time::Duration;
 
 use serde_json::json;
-use toolwire::{
-    Action, Endpoint, Executor, Peer, PeerConfig, PermissionRule, RemoteExecutor, ToolRequest,
-    WsConfig,
-};
+use toolwire::{Action, Executor, PermissionRule, RemoteExecutor, ToolRequest};
 
 const SECRET: &str = "sk-live-0a1b2c3d4e5f";
 
@@ -92,15 +88,7 @@ fn start(tools_file: &std::path::Path, workdir: &std::path::Path) -> Server {
 }
 
 async fn connect(server: &Server) -> RemoteExecutor {
-    let peer = Peer::connect(
-        &Endpoint::Url(format!("ws://{}/ws", server.address)),
-        None,
-        &WsConfig::default(),
-        PeerConfig::default(),
-    )
-    .await
-    .expect("connect");
-    RemoteExecutor::new(Arc::new(peer))
+    common::binary::connect(&server.address, None).await
 }
 
 fn tools_yaml(url: &str, extra: &str) -> String {

@@ -8,11 +8,10 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use toolwire::{Endpoint, Executor, Peer, PeerConfig, RemoteExecutor, ToolRequest, WsConfig};
+use toolwire::{Executor, ToolRequest};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_python_mcp_server_is_served_behind_the_rules_and_restarted() {
@@ -43,15 +42,7 @@ async fn a_python_mcp_server_is_served_behind_the_rules_and_restarted() {
         "--mcp-server",
         &spec,
     ]);
-    let peer = Peer::connect(
-        &Endpoint::Url(format!("ws://{}/ws", server.ready)),
-        Some(token),
-        &WsConfig::default(),
-        PeerConfig::default(),
-    )
-    .await
-    .expect("connect");
-    let executor = RemoteExecutor::new(Arc::new(peer));
+    let executor = common::binary::connect(&server.ready, Some(token)).await;
     let names: Vec<String> = executor
         .tools()
         .await

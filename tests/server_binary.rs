@@ -19,15 +19,7 @@ const TOKEN: &str = "e2e-token-7f3a9c1d2b4e";
 
 /// A `RemoteExecutor` connected over TCP to a server started on `--listen`.
 async fn executor_over_tcp(server: &Server) -> RemoteExecutor {
-    let peer = Peer::connect(
-        &Endpoint::Url(format!("ws://{}/ws", server.ready)),
-        Some(TOKEN),
-        &WsConfig::default(),
-        PeerConfig::default(),
-    )
-    .await
-    .expect("connect");
-    RemoteExecutor::new(Arc::new(peer))
+    common::binary::connect(&server.ready, Some(TOKEN)).await
 }
 
 /// Waits (at most 10 s, without blocking the runtime) for the server to

@@ -2,7 +2,10 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
+
+use toolwire::{Endpoint, Peer, PeerConfig, RemoteExecutor, WsConfig};
 
 /// A running `toolwire-server` process, killed when dropped.
 pub struct ServerProcess {
@@ -47,4 +50,18 @@ pub fn start_server_binary(args: &[&str]) -> ServerProcess {
             .trim_start_matches("toolwire-server ready on ")
             .to_owned(),
     }
+}
+
+/// A `RemoteExecutor` over a WebSocket to `ws://ADDRESS/ws` (a server's
+/// ready address), with `token` if it wants one.
+pub async fn connect(address: &str, token: Option<&str>) -> RemoteExecutor {
+    let peer = Peer::connect(
+        &Endpoint::Url(format!("ws://{address}/ws")),
+        token,
+        &WsConfig::default(),
+        PeerConfig::default(),
+    )
+    .await
+    .expect("connect");
+    RemoteExecutor::new(Arc::new(peer))
 }
