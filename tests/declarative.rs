@@ -520,7 +520,19 @@ async fn a_reload_swaps_the_tools_keeps_calls_in_flight_and_refuses_a_bad_file()
 
 #[test]
 fn a_bad_file_is_refused_naming_the_document_and_the_field() {
-    let cases: [(&str, &str); 9] = [
+    let cases: [(&str, &str); 12] = [
+        (
+            "kind: mcpServer\nname: 'no dots.here'\ncommand: [python3, s.py]\n",
+            "document 1: field `name`: an MCP server's name is letters, digits",
+        ),
+        (
+            "kind: mcpServer\nname: notes\ncommand: []\n",
+            "document 1: field `command`: the program to run is missing",
+        ),
+        (
+            "kind: mcpServer\nname: notes\ncommand: [a]\n---\nkind: mcpServer\nname: notes\ncommand: [b]\n",
+            "document 2: field `name`: a second MCP server named `notes`",
+        ),
         (
             "kind: tool\nname: t\ntype: command\ndescription: d\ncommand: [echo]\ncolour: red\n",
             "document 1: field `colour`: unknown field `colour`",
@@ -568,6 +580,28 @@ fn a_bad_file_is_refused_naming_the_document_and_the_field() {
             "expected {expected:?} in {error:?}"
         );
     }
+}
+
+#[test]
+fn mcp_servers_are_read_in_order_with_their_argv() {
+    let file = ToolsFile::parse(
+        "kind: mcpServer\nname: notes\ncommand: [python3, /opt/notes.py, --quiet]\n---\nkind: mcpServer\nname: gh\ncommand: [/opt/gh, stdio]\n",
+        "servers.yaml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let servers: Vec<(&str, Vec<&str>)> = file
+        .mcp_servers()
+        .iter()
+        .map(|s| (s.name.as_str(), s.argv.iter().map(String::as_str).collect()))
+        .collect();
+    assert_eq!(
+        servers,
+        [
+            ("notes", vec!["python3", "/opt/notes.py", "--quiet"]),
+            ("gh", vec!["/opt/gh", "stdio"])
+        ]
+    );
+    assert!(file.tool_infos().is_empty());
 }
 
 #[test]

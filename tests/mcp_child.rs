@@ -136,3 +136,43 @@ anyio.run(main)
     .await;
     assert_eq!(back.output, "2");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tools_file_names_an_mcp_server_that_the_server_starts() {
+    let python = common::python::python_with(&["mcp"]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mcp_child_server.py");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tools_file = dir.path().join("tools.yaml");
+    std::fs::write(
+        &tools_file,
+        format!(
+            "kind: mcpServer\nname: notes\ncommand: [{:?}, {:?}]\n",
+            python.display().to_string(),
+            script.display().to_string()
+        ),
+    )
+    .expect("tools file");
+    let server = common::binary::start_server_binary(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--insecure-no-auth",
+        "--workdir",
+        dir.path().join("work").to_str().expect("utf-8"),
+        "--tools-file",
+        tools_file.to_str().expect("utf-8"),
+    ]);
+    let executor = common::binary::connect(&server.ready, None).await;
+    executor
+        .set_rules(vec![toolwire::PermissionRule::new(
+            "notes__*",
+            "*",
+            toolwire::Action::Allow,
+        )])
+        .await
+        .expect("rules");
+    let sum = executor
+        .execute(ToolRequest::new("notes__add", json!({"a": 20, "b": 22})))
+        .await
+        .expect("add");
+    assert_eq!(sum.output, "42", "{sum:?}");
+}

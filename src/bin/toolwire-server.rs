@@ -192,8 +192,26 @@ async fn serve(args: Args, auth: Auth) -> anyhow::Result<()> {
         None => None,
     };
     // Own the MCP servers' supervisors: they restart them while we run.
+    // Those of the tools file (`kind: mcpServer`) are read once, here.
+    let mut children = args.mcp_server.clone();
+    if let Some(path) = &args.tools_file {
+        let file = toolwire::declarative::ToolsFile::load(path)?;
+        for def in file.mcp_servers() {
+            if children.iter().any(|c| c.name == def.name) {
+                anyhow::bail!(
+                    "the MCP server `{}` is named twice (--mcp-server and {})",
+                    def.name,
+                    path.display()
+                );
+            }
+            children.push(toolwire::mcp::ChildSpec {
+                name: def.name.clone(),
+                argv: def.argv.clone(),
+            });
+        }
+    }
     let mut _mcp_children = Vec::new();
-    for spec in &args.mcp_server {
+    for spec in &children {
         let (tools, supervisor) =
             toolwire::mcp::start_child(spec.clone(), tools_config.clone(), workdir.clone()).await?;
         tracing::info!(server = %spec.name, tools = tools.len(), "MCP server started");

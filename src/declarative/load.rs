@@ -10,12 +10,14 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use super::ToolsFile;
 use super::command::CommandDef;
 use super::defs::{auth_def, command_def, http_def, source_def};
 use super::http::HttpDef;
 use super::secrets::Apply;
-use super::spec::{AuthServiceDoc, CommandToolDoc, HttpToolDoc, SourceDoc, ToolsetDoc};
+use super::spec::{
+    AuthServiceDoc, CommandToolDoc, HttpToolDoc, McpServerDoc, SourceDoc, ToolsetDoc,
+};
+use super::{McpServerDef, ToolsFile};
 use crate::protocol::ToolInfo;
 
 /// Why a tools file was refused.
@@ -64,6 +66,7 @@ enum Doc {
     Command(CommandToolDoc),
     Toolset(ToolsetDoc),
     Auth(AuthServiceDoc),
+    McpServer(McpServerDoc),
 }
 
 struct Errors<'a> {
@@ -141,11 +144,12 @@ pub(super) fn parse(
             }
             ("toolset", _) => Doc::Toolset(typed(value, number, &errors)?),
             ("authService", _) => Doc::Auth(typed(value, number, &errors)?),
+            ("mcpServer", _) => Doc::McpServer(typed(value, number, &errors)?),
             (other, _) => {
                 return Err(errors.at(
                     number,
                     "kind",
-                    format!("unknown kind `{other}` (one of: source, tool, toolset, authService)"),
+                    format!("unknown kind `{other}` (one of: source, tool, toolset, authService, mcpServer)"),
                 ));
             }
         };
@@ -289,9 +293,41 @@ fn check(docs: Vec<(usize, Doc)>, errors: &Errors<'_>) -> Result<ToolsFile, Load
             }
         }
     }
+    let mut mcp_servers: Vec<McpServerDef> = Vec::new();
+    for (number, doc) in &docs {
+        if let Doc::McpServer(server) = doc {
+            let name_ok = !server.name.is_empty()
+                && server
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !name_ok {
+                return Err(errors.at(
+                    *number,
+                    "name",
+                    "an MCP server's name is letters, digits, '-' and '_'",
+                ));
+            }
+            if server.command.first().is_none_or(String::is_empty) {
+                return Err(errors.at(*number, "command", "the program to run is missing"));
+            }
+            if mcp_servers.iter().any(|s| s.name == server.name) {
+                return Err(errors.at(
+                    *number,
+                    "name",
+                    format!("a second MCP server named `{}`", server.name),
+                ));
+            }
+            mcp_servers.push(McpServerDef {
+                name: server.name.clone(),
+                argv: server.command.clone(),
+            });
+        }
+    }
     Ok(ToolsFile {
         origin: errors.file.to_owned(),
         tools,
         toolsets,
+        mcp_servers,
     })
 }

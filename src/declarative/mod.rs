@@ -58,9 +58,28 @@ pub struct ToolsFile {
     origin: String,
     tools: Vec<load::Definition>,
     toolsets: BTreeMap<String, Vec<String>>,
+    mcp_servers: Vec<McpServerDef>,
+}
+
+/// A `kind: mcpServer` document: a stdio MCP server to start inside the
+/// sandbox, its tools served as `NAME__tool` behind the permission rules
+/// (see [`crate::mcp::ChildSpec`], which it becomes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct McpServerDef {
+    /// The prefix of its tools' names: letters, digits, `-`, `_`.
+    pub name: String,
+    /// Program and arguments, never run by a shell.
+    pub argv: Vec<String>,
 }
 
 impl ToolsFile {
+    /// The MCP servers the file declares (`kind: mcpServer`), in order.
+    /// They are read when the server starts; a reload does not restart
+    /// them.
+    pub fn mcp_servers(&self) -> &[McpServerDef] {
+        &self.mcp_servers
+    }
+
     /// Reads and checks the file at `path` (environment references expanded
     /// from this process's environment).
     ///

@@ -87,6 +87,19 @@ pub(super) struct CommandToolDoc {
     pub auth_required: Vec<String>,
 }
 
+/// `kind: mcpServer`: a stdio MCP server the tool server starts inside the
+/// sandbox (as `--mcp-server NAME=COMMAND` does).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct McpServerDoc {
+    /// Read by the first pass; kept so `deny_unknown_fields` accepts it.
+    #[serde(rename = "kind")]
+    pub _kind: String,
+    pub name: String,
+    /// Program and arguments, never run by a shell.
+    pub command: Vec<String>,
+}
+
 /// `kind: toolset`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
