@@ -2,8 +2,8 @@
 //! server written with the official MCP Python SDK has its tools listed and
 //! called through the WebSocket and through `/mcp`, a deny rule for one of
 //! its tools holds, its environment is the clean one, and it is restarted
-//! when it dies. (The real server binary runs on this machine here, not in
-//! a container: the sandbox image carries no Python.)
+//! when it dies — on this machine, and inside a real sandbox (with the
+//! venv's packages copied into a mounted workspace).
 
 mod common;
 
@@ -175,4 +175,85 @@ async fn a_tools_file_names_an_mcp_server_that_the_server_starts() {
         .await
         .expect("add");
     assert_eq!(sum.output, "42", "{sum:?}");
+}
+
+/// The same Python SDK server inside a real sandbox: the host's venv
+/// packages are copied into a mounted workspace (the image's Python is
+/// 3.11, as the venv's), the server runs it as the tool user with a clean
+/// environment, and its tools are served behind the rules.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_mcp_server_runs_inside_a_real_sandbox_behind_the_rules() {
+    use std::os::unix::fs::PermissionsExt;
+    let python = common::python::python_with(&["mcp"]);
+    let venv = python
+        .parent()
+        .and_then(Path::parent)
+        .expect("the venv of its python");
+    let site = venv.join("lib/python3.11/site-packages");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let copied = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(&site)
+        .arg(dir.path().join("site"))
+        .status()
+        .expect("cp");
+    assert!(copied.success(), "copying {} failed", site.display());
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mcp_child_server.py"),
+        dir.path().join("notes.py"),
+    )
+    .expect("copy the server");
+    let launcher = common::docker::launcher().await;
+    let sandbox = launcher
+        .launch(
+            toolwire::docker::LaunchConfig::default()
+                .session("mcp-child")
+                .workspace(dir.path())
+                .server_args(vec![
+                    "--mcp-server".to_owned(),
+                    "notes=env PYTHONPATH=/workspace/site python3 /workspace/notes.py".to_owned(),
+                ]),
+        )
+        .await
+        .expect("launch with an MCP server inside");
+    let executor = sandbox.executor();
+    executor
+        .set_rules(vec![
+            toolwire::PermissionRule::new("notes__*", "*", toolwire::Action::Allow),
+            toolwire::PermissionRule::new("notes__shout", "text=*secret*", toolwire::Action::Deny),
+        ])
+        .await
+        .expect("rules");
+    let names: Vec<String> = executor
+        .tools()
+        .await
+        .expect("tools")
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert!(names.contains(&"notes__add".to_owned()), "{names:?}");
+    let sum = executor
+        .execute(ToolRequest::new("notes__add", json!({"a": 2, "b": 40})))
+        .await
+        .expect("add");
+    assert_eq!(sum.output, "42", "{sum:?}");
+    let denied = executor
+        .execute(ToolRequest::new(
+            "notes__shout",
+            json!({"text": "a secret"}),
+        ))
+        .await
+        .expect("shout");
+    assert!(denied.denied, "the deny rule holds: {denied:?}");
+    let who = executor
+        .execute(ToolRequest::new("notes__whoami", json!({})))
+        .await
+        .expect("whoami");
+    assert!(
+        who.output.starts_with("uid=1000 "),
+        "as the tool user: {}",
+        who.output
+    );
+    sandbox.shutdown().await.expect("shutdown");
 }

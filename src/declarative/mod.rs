@@ -63,7 +63,7 @@ pub struct ToolsFile {
 
 /// A `kind: mcpServer` document: a stdio MCP server to start inside the
 /// sandbox, its tools served as `NAME__tool` behind the permission rules
-/// (see [`crate::mcp::ChildSpec`], which it becomes).
+/// (the tool server makes it an `mcp::ChildSpec`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct McpServerDef {
     /// The prefix of its tools' names: letters, digits, `-`, `_`.
