@@ -289,14 +289,14 @@ async fn a_host_workspace_is_mounted_as_workspace() {
     sandbox.shutdown().await.expect("shutdown");
 }
 
-#[tokio::test]
-async fn docker_pause_mid_call_fails_the_call_within_the_heartbeat_timeout() {
-    const TIMEOUT: Duration = Duration::from_secs(3);
+/// Pauses the sandbox mid-call (frozen: the socket stays open, nothing in
+/// the sandbox answers) and returns the call's failure and how long after
+/// the pause it came.
+async fn fail_a_call_by_pausing(session: &str, peer: PeerConfig) -> (String, Duration) {
     let launcher = launcher().await;
-    let (config, mut starts) =
-        reporting_starts(PeerConfig::default().heartbeat(Duration::from_millis(500), TIMEOUT));
+    let (config, mut starts) = reporting_starts(peer);
     let sandbox = launcher
-        .launch(LaunchConfig::default().session("paused").peer(config))
+        .launch(LaunchConfig::default().session(session).peer(config))
         .await
         .expect("launch");
     allow_all(&sandbox).await;
@@ -306,7 +306,6 @@ async fn docker_pause_mid_call_fails_the_call_within_the_heartbeat_timeout() {
         .execute(ToolRequest::new("bash", json!({"command": "sleep 60"})));
     let pauser = async {
         starts.recv().await.expect("a tool.started event");
-        // Frozen: the socket stays open, nothing in the sandbox answers.
         launcher.docker().pause_container(&id).await.expect("pause");
         Instant::now()
     };
@@ -317,16 +316,6 @@ async fn docker_pause_mid_call_fails_the_call_within_the_heartbeat_timeout() {
     .await
     .expect("the call ends");
     let failed_after = paused_at.elapsed();
-    match &result {
-        Err(CallError::ConnectionLost { reason }) => {
-            assert!(reason.starts_with("peer unresponsive for 3"), "{reason}");
-        }
-        other => panic!("expected the connection to be lost, got {other:?}"),
-    }
-    assert!(
-        failed_after < TIMEOUT + Duration::from_secs(1),
-        "failed {failed_after:?} after the pause"
-    );
     launcher
         .docker()
         .unpause_container(&id)
@@ -334,6 +323,44 @@ async fn docker_pause_mid_call_fails_the_call_within_the_heartbeat_timeout() {
         .expect("unpause");
     drop(sandbox);
     wait_removed(&launcher, &id, Duration::from_secs(20)).await;
+    match result {
+        Err(CallError::ConnectionLost { reason }) => (reason, failed_after),
+        other => panic!("expected the connection to be lost, got {other:?}"),
+    }
+}
+
+const PAUSE_HEARTBEAT: Duration = Duration::from_secs(3);
+
+#[tokio::test]
+async fn docker_pause_mid_call_fails_the_call_within_the_heartbeat_timeout() {
+    let peer = PeerConfig::default()
+        .heartbeat(Duration::from_millis(500), PAUSE_HEARTBEAT)
+        .resume(false, Duration::ZERO);
+    let (reason, failed_after) = fail_a_call_by_pausing("paused", peer).await;
+    assert!(reason.starts_with("peer unresponsive for 3"), "{reason}");
+    assert!(
+        failed_after < PAUSE_HEARTBEAT + Duration::from_secs(1),
+        "failed {failed_after:?} after the pause"
+    );
+}
+
+#[tokio::test]
+async fn docker_pause_with_resume_fails_after_the_heartbeat_and_the_reconnect_window() {
+    const WINDOW: Duration = Duration::from_secs(2);
+    let peer = PeerConfig::default()
+        .heartbeat(Duration::from_millis(500), PAUSE_HEARTBEAT)
+        .resume(true, WINDOW);
+    let (reason, failed_after) = fail_a_call_by_pausing("paused-resume", peer).await;
+    assert!(reason.starts_with("peer unresponsive for 3"), "{reason}");
+    assert!(reason.contains("; no reconnect within 2.0 s"), "{reason}");
+    assert!(
+        failed_after >= PAUSE_HEARTBEAT + WINDOW,
+        "failed {failed_after:?} after the pause, before the window ran out"
+    );
+    assert!(
+        failed_after < PAUSE_HEARTBEAT + WINDOW + Duration::from_secs(1),
+        "failed {failed_after:?} after the pause"
+    );
 }
 
 #[tokio::test]
@@ -570,4 +597,78 @@ async fn the_pool_hands_out_warm_sandboxes_and_replaces_them() {
         sandbox.shutdown().await.expect("shutdown");
     }
     pool.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_launches_with_twenty_killed_mid_call_leave_nothing_unanswered_or_running() {
+    const SANDBOXES: usize = 100;
+    const LAUNCHING_AT_ONCE: usize = 10;
+    let launcher = std::sync::Arc::new(launcher().await);
+    launcher.ensure_image(&|_| {}).await.expect("image");
+    let prefix = format!("hundred-{}-", std::process::id());
+    let launching = std::sync::Arc::new(tokio::sync::Semaphore::new(LAUNCHING_AT_ONCE));
+    let runs = (0..SANDBOXES).map(|n| {
+        let (launcher, launching, session) =
+            (launcher.clone(), launching.clone(), format!("{prefix}{n}"));
+        tokio::spawn(async move {
+            let (config, mut starts) = reporting_starts(PeerConfig::default());
+            let permit = launching.acquire_owned().await.expect("semaphore");
+            let sandbox = launcher
+                .launch(LaunchConfig::default().session(&session).peer(config))
+                .await
+                .expect("launch");
+            drop(permit);
+            allow_all(&sandbox).await;
+            let call = sandbox.executor().execute(ToolRequest::new(
+                "bash",
+                json!({"command": format!("sleep 2; echo done-{n}")}),
+            ));
+            let killer = async {
+                if n % 5 == 0 {
+                    starts.recv().await.expect("a tool.started event");
+                    launcher
+                        .docker()
+                        .kill_container(
+                            sandbox.id(),
+                            None::<bollard::query_parameters::KillContainerOptions>,
+                        )
+                        .await
+                        .expect("kill");
+                }
+            };
+            let (result, ()) = futures::future::join(call, killer).await;
+            sandbox.shutdown().await.expect("shutdown");
+            (n, result)
+        })
+    });
+    let results = tokio::time::timeout(Duration::from_secs(300), futures::future::join_all(runs))
+        .await
+        .expect("every call is answered");
+    let (mut answered, mut killed) = (0, 0);
+    for joined in results {
+        let (n, result) = joined.expect("task");
+        match result {
+            Ok(response) if n % 5 != 0 => {
+                assert_eq!(response.output.trim(), format!("done-{n}"));
+                answered += 1;
+            }
+            Err(CallError::SandboxEnded(ended)) if n % 5 == 0 => {
+                let exit = ended
+                    .downcast_ref::<SandboxExit>()
+                    .expect("Docker's report of the exit");
+                assert_eq!(exit.exit_code, Some(137), "sandbox {n}");
+                killed += 1;
+            }
+            other => panic!("sandbox {n}: unexpected {other:?}"),
+        }
+    }
+    assert_eq!((answered, killed), (80, 20));
+    let left: Vec<_> = launcher
+        .list()
+        .await
+        .expect("list")
+        .into_iter()
+        .filter(|s| s.session.starts_with(&prefix))
+        .collect();
+    assert!(left.is_empty(), "containers left: {left:?}");
 }

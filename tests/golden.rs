@@ -158,6 +158,10 @@ fn generated_client_messages() -> Vec<ClientMessage> {
                     id: id.clone(),
                     version: n as u32,
                     features: vec![text.to_string(); n],
+                    resume: (n % 2 == 1).then(|| toolwire::protocol::ResumeRequest {
+                        session: text.to_string(),
+                        waiting: vec![id.clone(); n],
+                    }),
                 },
                 ClientKind::Cancel => ClientMessage::Cancel {
                     id: id.clone(),
@@ -285,6 +289,10 @@ fn generated_server_messages() -> Vec<ServerMessage> {
                     id: id.clone(),
                     version: n as u32,
                     features: vec![text.to_string(); n],
+                    resume: (n % 2 == 1).then(|| toolwire::protocol::ResumeGrant {
+                        session: text.to_string(),
+                        resumed: n % 4 == 1,
+                    }),
                 },
                 ServerKind::Progress => ServerMessage::Progress {
                     id: id.clone(),

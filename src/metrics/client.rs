@@ -25,6 +25,8 @@ pub struct ClientMetrics {
     /// Connections declared lost because the server sent nothing (not even
     /// a pong) for the heartbeat timeout.
     pub heartbeat_failures: Counter,
+    /// Lost connections taken over again by a new one (feature `resume`).
+    pub reconnects: Counter,
     decisions: Family<DecisionLabels, Counter>,
     /// Journal records dropped because the writer's queue was full.
     pub journal_dropped: Counter,
@@ -73,6 +75,12 @@ impl ClientMetrics {
             "Connections declared lost because the server sent nothing, not even a pong, for the heartbeat timeout",
             heartbeat_failures.clone(),
         );
+        let reconnects = Counter::default();
+        registry.register(
+            "reconnects",
+            "Lost connections the client reconnected and resumed (feature resume)",
+            reconnects.clone(),
+        );
         let decisions = Family::default();
         registry.register(
             "permission_decisions",
@@ -91,6 +99,7 @@ impl ClientMetrics {
             connections,
             connections_lost,
             heartbeat_failures,
+            reconnects,
             decisions,
             journal_dropped,
         }

@@ -19,6 +19,7 @@ pub struct ServerMetrics {
     connections: Gauge,
     connections_total: Counter,
     heartbeat_failures: Counter,
+    resumed: Counter,
     decisions: Family<DecisionLabels, Counter>,
 }
 
@@ -60,6 +61,12 @@ impl ServerMetrics {
             "Client sessions closed because the client sent nothing, not even a pong, for the heartbeat timeout",
             heartbeat_failures.clone(),
         );
+        let resumed = Counter::default();
+        registry.register(
+            "sessions_resumed",
+            "Sessions a client took over on a new connection after losing its connection (feature resume)",
+            resumed.clone(),
+        );
         let decisions = Family::default();
         registry.register(
             "permission_decisions",
@@ -73,6 +80,7 @@ impl ServerMetrics {
             connections,
             connections_total,
             heartbeat_failures,
+            resumed,
             decisions,
         }
     }
@@ -98,6 +106,11 @@ impl ServerMetrics {
         self.connections_total.inc();
         self.connections.inc();
         InFlight(self.connections.clone())
+    }
+
+    /// Counts a session taken over by a new connection.
+    pub fn session_resumed(&self) {
+        self.resumed.inc();
     }
 
     /// Counts a session closed for silence.

@@ -62,6 +62,17 @@ pub struct PeerConfig {
     /// included), the connection is lost: every pending call fails with
     /// "peer unresponsive for …". Default 15 s.
     pub heartbeat_timeout: Duration,
+    /// Announce `resume` when the peer can reconnect (it was opened with
+    /// [`Peer::connect`](super::Peer::connect) or
+    /// [`Peer::connect_with`](super::Peer::connect_with)): after a lost
+    /// connection — not one the server closed — it reconnects and the
+    /// calls in flight get their results. Default true; a server without
+    /// `resume` (sol's) is unaffected.
+    pub resume: bool,
+    /// How long reconnect attempts go on after a loss (exponential backoff
+    /// with full jitter, from 100 ms up to 2 s between attempts); then the
+    /// calls fail with the loss's reason. Default 30 s.
+    pub reconnect_window: Duration,
 }
 
 impl Default for PeerConfig {
@@ -82,6 +93,8 @@ impl Default for PeerConfig {
             metrics: None,
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
             heartbeat_timeout: DEFAULT_HEARTBEAT_TIMEOUT,
+            resume: true,
+            reconnect_window: Duration::from_secs(30),
         }
     }
 }
@@ -99,6 +112,8 @@ impl std::fmt::Debug for PeerConfig {
             .field("metrics", &self.metrics.is_some())
             .field("heartbeat_interval", &self.heartbeat_interval)
             .field("heartbeat_timeout", &self.heartbeat_timeout)
+            .field("resume", &self.resume)
+            .field("reconnect_window", &self.reconnect_window)
             .finish_non_exhaustive()
     }
 }
@@ -156,6 +171,14 @@ impl PeerConfig {
         self
     }
 
+    /// Sets [`PeerConfig::resume`] and [`PeerConfig::reconnect_window`].
+    #[must_use]
+    pub fn resume(mut self, on: bool, window: Duration) -> Self {
+        self.resume = on;
+        self.reconnect_window = window;
+        self
+    }
+
     /// Sets [`PeerConfig::max_tools`].
     #[must_use]
     pub fn max_tools(mut self, n: usize) -> Self {
@@ -177,8 +200,12 @@ impl PeerConfig {
         self
     }
 
-    pub(super) fn wanted_features(&self) -> Vec<String> {
+    /// The features to ask for; `resume` when `can_reconnect` and wanted.
+    pub(super) fn wanted_features(&self, can_reconnect: bool) -> Vec<String> {
         let mut features = vec![feature::CANCEL.to_owned()];
+        if self.resume && can_reconnect {
+            features.push(feature::RESUME.to_owned());
+        }
         if self.on_progress.is_some() {
             features.push(feature::PROGRESS.to_owned());
         }

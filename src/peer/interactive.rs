@@ -126,7 +126,7 @@ pub(super) fn answer(shared: &Arc<Shared>, ask: Ask) {
             }
         };
         tokio::select! {
-            reply = reply => { let _ = task_shared.send(&reply, Contention::Shared).await; }
+            reply = reply => { let _ = task_shared.send(&reply, Contention::Shared, None).await; }
             () = task_shared.closed.cancelled() => {}
         }
     });

@@ -3,41 +3,46 @@
 //! fallback to sol's core protocol), control round trips and interactive
 //! asks. It knows nothing about sockets.
 //!
-//! One reader task routes every frame by `id`; the one frame writer owns the
-//! send half. When the connection ends the reason is recorded first, then
-//! every waiting caller fails with that same error at once.
+//! One reader task routes every frame by `id` and runs the heartbeat; the
+//! one frame writer of the current connection owns its send half. When the
+//! connection is lost and the server granted `resume`, the reader reconnects
+//! and the calls go on; otherwise (or when that fails) the reason is
+//! recorded first, then every waiting caller fails with that same error at once.
 //!
+//! - `open`: connecting and `hello`.
 //! - `config`: [`PeerConfig`].
+//! - `link`: which connection frames go out on ([`Connector`]).
+//! - `reader`, `reconnect`: reading, and resuming after a loss.
 //! - `interactive`: [`InteractiveHandler`] and the ask tasks.
 
 mod config;
 mod hooks;
 mod interactive;
+mod link;
+mod open;
 mod reader;
+mod reconnect;
 mod shared;
 
 pub use crate::wire::heartbeat::{DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TIMEOUT};
 pub use config::{EventCallback, PeerConfig, ProgressCallback};
 pub use interactive::{InteractiveHandler, MAX_ASKS_PER_CALL};
+pub use link::Connector;
 
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use tokio::sync::{Semaphore, watch};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::{AbortOnDropHandle, TaskTracker};
+use tokio::sync::watch;
+use tokio_util::task::AbortOnDropHandle;
 use tracing::Instrument;
 
 use crate::error::CallError;
 use crate::executor::{CallOptions, Outcome};
 use crate::metrics::CallOutcome;
 use crate::protocol::{
-    Ack, ClientMessage, PROTOCOL_VERSION, PermissionRule, ServerKind, ServerMessage, ToolInfo,
-    ToolRequest, ToolResponse, feature,
+    Ack, ClientMessage, PermissionRule, ServerKind, ServerMessage, ToolInfo, ToolRequest,
+    ToolResponse,
 };
-use crate::transport::{ConnectError, Endpoint, Frame, FrameTransport, WsConfig, WsTransport};
-use crate::wire::heartbeat::{self, Liveness};
-use crate::wire::{FrameWriter, PendingTable};
+use crate::transport::Frame;
 use shared::Shared;
 
 /// A connection to a tool server: many calls in flight, correlated by id.
@@ -45,7 +50,6 @@ pub struct Peer {
     shared: Arc<Shared>,
     features: Vec<String>,
     _reader: AbortOnDropHandle<()>,
-    _heartbeat: Option<AbortOnDropHandle<()>>,
 }
 
 impl std::fmt::Debug for Peer {
@@ -58,101 +62,6 @@ impl std::fmt::Debug for Peer {
 }
 
 impl Peer {
-    /// Opens a WebSocket to `endpoint` and starts a peer over it.
-    ///
-    /// # Errors
-    /// [`ConnectError`] when the connection or `hello` fails.
-    pub async fn connect(
-        endpoint: &Endpoint,
-        token: Option<&str>,
-        ws: &WsConfig,
-        config: PeerConfig,
-    ) -> Result<Self, ConnectError> {
-        let transport = WsTransport::connect(endpoint, token, ws).await?;
-        Self::start(transport, config).await
-    }
-
-    /// Starts a peer over `transport` and says `hello` (unless extensions
-    /// are off); against a server that does not know `hello` (sol's) it
-    /// falls back to the core protocol.
-    ///
-    /// # Errors
-    /// [`ConnectError`] when `hello` gets no usable answer in time.
-    pub async fn start(
-        transport: impl FrameTransport,
-        config: PeerConfig,
-    ) -> Result<Self, ConnectError> {
-        let (sink, stream) = transport.into_split();
-        let shared = Arc::new(Shared {
-            writer: FrameWriter::start(sink, true, config.close_timeout),
-            pending: PendingTable::new(),
-            next_id: AtomicU64::new(1),
-            closed: CancellationToken::new(),
-            close_reason: OnceLock::new(),
-            explanation: OnceLock::new(),
-            cancel_supported: OnceLock::new(),
-            ask_slots: Arc::new(Semaphore::new(config.max_concurrent_asks)),
-            tasks: TaskTracker::new(),
-            liveness: Liveness::default(),
-            asks_by_call: std::sync::Mutex::default(),
-            call_hooks: std::sync::Mutex::default(),
-            config,
-        });
-        let reader = tokio::spawn(reader::read(shared.clone(), stream));
-        let heartbeat = (!shared.config.heartbeat_interval.is_zero())
-            .then(|| AbortOnDropHandle::new(tokio::spawn(heartbeat(shared.clone()))));
-        let peer = Self {
-            shared,
-            features: Vec::new(),
-            _reader: AbortOnDropHandle::new(reader),
-            _heartbeat: heartbeat,
-        };
-        peer.negotiate().await
-    }
-
-    async fn negotiate(mut self) -> Result<Self, ConnectError> {
-        if !self.shared.config.extensions {
-            let _ = self.shared.cancel_supported.set(false);
-            return Ok(self);
-        }
-        let limit = self.shared.config.hello_timeout;
-        let features = self.shared.config.wanted_features();
-        let reply = self
-            .shared
-            .round_trip(
-                |id| ClientMessage::Hello {
-                    id,
-                    version: PROTOCOL_VERSION,
-                    features,
-                },
-                Some(limit),
-                None,
-            )
-            .await
-            .map_err(|e| match e {
-                CallError::TimedOut { timeout } => ConnectError::HelloTimeout(timeout),
-                other => ConnectError::HelloFailed(other),
-            })?;
-        self.features = match reply {
-            ServerMessage::Hello { features, .. } => features,
-            ServerMessage::Response(frame) if frame.error.starts_with("unknown message type") => {
-                tracing::debug!("the server does not speak extensions: using the core protocol");
-                Vec::new()
-            }
-            other => {
-                return Err(ConnectError::Hello(format!(
-                    "expected hello, got a {} frame",
-                    ServerKind::from(&other).as_str()
-                )));
-            }
-        };
-        let _ = self
-            .shared
-            .cancel_supported
-            .set(self.features.iter().any(|f| f == feature::CANCEL));
-        Ok(self)
-    }
-
     /// Features the server granted (empty for a core-only server).
     pub fn features(&self) -> &[String] {
         &self.features
@@ -359,33 +268,11 @@ impl Peer {
         let already = self.shared.closed.is_cancelled();
         self.shared.fail_all(CallError::Closed);
         let close = (!already).then_some(Frame::Close(None));
-        self.shared.writer.finish(close).await;
+        if let Some(writer) = self.shared.link.writer() {
+            writer.finish(close).await;
+        }
         self.shared.tasks.close();
         self.shared.tasks.wait().await;
-    }
-}
-
-/// The client's heartbeat (`wire::heartbeat`): a silent server loses the
-/// connection, and every pending call fails with the reason.
-async fn heartbeat(shared: Arc<Shared>) {
-    let config = &shared.config;
-    let beat = heartbeat::beat(
-        &shared.liveness,
-        &shared.writer,
-        config.heartbeat_interval,
-        config.heartbeat_timeout,
-    );
-    tokio::select! {
-        silent = beat => {
-            tracing::warn!(silent_ms = silent.as_millis(), "the tool server stopped answering");
-            if let Some(metrics) = &config.metrics {
-                metrics.heartbeat_failures.inc();
-            }
-            shared.fail_all(CallError::ConnectionLost {
-                reason: format!("peer unresponsive for {}", heartbeat::seconds(silent)),
-            });
-        }
-        () = shared.closed.cancelled() => {}
     }
 }
 
@@ -400,9 +287,16 @@ fn metric_label(result: &Result<ToolResponse, CallError>) -> CallOutcome {
 }
 
 impl Drop for Peer {
-    /// Only signals: pending calls fail with [`CallError::Closed`], the
-    /// reader is aborted, the writer and ask tasks end on their own.
+    /// Only signals: a close frame goes out if the socket takes it at once
+    /// (so a server does not keep the session for a resume), pending calls
+    /// fail with [`CallError::Closed`], the reader is aborted, the writer
+    /// and ask tasks end on their own.
     fn drop(&mut self) {
+        if !self.shared.closed.is_cancelled()
+            && let Some(writer) = self.shared.link.writer()
+        {
+            writer.close_now();
+        }
         self.shared.fail_all(CallError::Closed);
     }
 }

@@ -11,14 +11,20 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::PeerConfig;
+use super::link::{Connector, Link, Route};
 use crate::error::CallError;
 use crate::protocol::{ClientMessage, ServerMessage};
 use crate::transport::Frame;
-use crate::wire::{Contention, FrameWriter, PendingTable};
+use crate::wire::{Contention, PendingTable};
 
 /// State shared by the peer, its reader task and its ask tasks.
 pub(super) struct Shared {
-    pub(super) writer: FrameWriter,
+    /// The connection frames go out on (it changes after a resume).
+    pub(super) link: Link,
+    /// Opens a new connection after a loss; `None`: the peer cannot reconnect.
+    pub(super) connector: Option<Connector>,
+    /// The session id the server gave for `resume`, when it granted it.
+    pub(super) resume_session: OnceLock<String>,
     pub(super) pending: PendingTable<u64, ServerMessage>,
     pub(super) next_id: AtomicU64,
     pub(super) closed: CancellationToken,
@@ -61,25 +67,66 @@ impl Shared {
             .map_err(|e| CallError::Protocol(e.to_string()))
     }
 
+    /// A fresh request id.
+    pub(super) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Whether a lost connection is reconnected and its session resumed.
+    pub(super) fn resumable(&self) -> bool {
+        self.connector.is_some() && self.resume_session.get().is_some()
+    }
+
+    /// Sends `message` (the request `id`, if it is one). While the link is
+    /// cut after a loss it waits for the resumed connection; a request the
+    /// resuming `hello` already listed is not sent again.
     pub(super) async fn send(
         &self,
         message: &ClientMessage,
         contention: Contention,
+        id: Option<u64>,
     ) -> Result<(), CallError> {
-        let frame = Self::encode(message)?;
-        if self.closed.is_cancelled() {
-            return Err(self.reason());
+        let mut frame = Self::encode(message)?;
+        loop {
+            if self.closed.is_cancelled() {
+                return Err(self.reason());
+            }
+            let writer = match self.link.writer() {
+                Some(writer) => writer,
+                None => {
+                    let route = tokio::select! {
+                        route = self.link.route(id) => route,
+                        () = self.closed.cancelled() => return Err(self.reason()),
+                    };
+                    match route {
+                        Route::Send(writer) => writer,
+                        Route::Announced => return Ok(()),
+                    }
+                }
+            };
+            match writer.send_or_return(frame, contention).await {
+                Ok(()) => return Ok(()),
+                // A writer that stopped: the connection is lost. With
+                // resume, the frame goes out on the next one.
+                Err(back) if self.resumable() => {
+                    frame = back;
+                    tokio::select! {
+                        () = self.link.until_cut(&writer) => {}
+                        () = self.closed.cancelled() => return Err(self.reason()),
+                    }
+                }
+                Err(_) => return Err(self.reason()),
+            }
         }
-        self.writer
-            .send(frame, contention)
-            .await
-            .map_err(|_| self.reason())
     }
 
-    /// Queues a frame without waiting (cancels, refusals of asks).
+    /// Queues a frame without waiting (cancels, refusals of asks); dropped
+    /// while there is no connection.
     pub(super) fn send_best_effort(&self, message: &ClientMessage) {
-        if let Ok(frame) = Self::encode(message) {
-            let _ = self.writer.try_send(frame);
+        if let Ok(frame) = Self::encode(message)
+            && let Some(writer) = self.link.writer()
+        {
+            let _ = writer.try_send(frame);
         }
     }
 
@@ -102,7 +149,8 @@ impl Shared {
             Contention::Shared
         };
         let exchange = async {
-            self.send(&make(id.to_string()), contention).await?;
+            self.send(&make(id.to_string()), contention, Some(id))
+                .await?;
             // A connection that ends drops every waiter after recording why.
             pending.wait().await.ok_or_else(|| self.reason())
         };

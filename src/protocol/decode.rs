@@ -9,8 +9,8 @@ use serde_json::Value;
 use super::call::{Metadata, ToolInfo, ToolRequest, ToolResponse};
 use super::events::BusEvent;
 use super::messages::{
-    Ack, ClientKind, ClientMessage, PermissionAsk, QuestionAsk, ResponseFrame, ServerKind,
-    ServerMessage,
+    Ack, ClientKind, ClientMessage, PermissionAsk, QuestionAsk, ResponseFrame, ResumeGrant,
+    ResumeRequest, ServerKind, ServerMessage,
 };
 use super::rules::{
     PermissionNeeded, PermissionReply, PermissionRule, QuestionInfo, QuestionNeeded,
@@ -44,6 +44,7 @@ struct ClientFrame {
     version: Option<u32>,
     features: Option<Vec<String>>,
     target: Option<String>,
+    resume: Option<ResumeRequest>,
     reply: Option<PermissionReply>,
     #[serde(default)]
     reject: bool,
@@ -100,6 +101,7 @@ impl ClientFrame {
                 id,
                 version: self.version.ok_or_else(|| missing("version"))?,
                 features: self.features.unwrap_or_default(),
+                resume: self.resume,
             },
             ClientKind::Cancel => ClientMessage::Cancel {
                 id,
@@ -207,6 +209,7 @@ struct ServerFrame {
     #[serde(default)]
     questions: Vec<QuestionInfo>,
     event: Option<BusEvent>,
+    resume: Option<ResumeGrant>,
 }
 
 /// Parses one frame from a server, in one pass through a flat struct.
@@ -240,6 +243,7 @@ pub fn parse_server_message(text: &str) -> Result<ServerMessage, String> {
             id: f.id,
             version: f.version.ok_or("hello without version")?,
             features: f.features,
+            resume: f.resume,
         },
         ServerKind::Progress => ServerMessage::Progress {
             id: f.id,

@@ -68,6 +68,9 @@ pub enum ClientMessage {
         /// Features wanted (unknown ones are ignored).
         #[serde(default)]
         features: Vec<String>,
+        /// Extension `resume`: the session this connection takes over.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<ResumeRequest>,
     },
     /// Extension: stop the in-flight call `target`.
     Cancel {
@@ -94,6 +97,29 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         reject: bool,
     },
+}
+
+/// A `hello` that takes over a session after a lost connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeRequest {
+    /// The session id the server gave in its earlier `hello`.
+    pub session: String,
+    /// Ids of the requests the client still waits for: each is answered on
+    /// this connection (its result if kept, an error if it was lost), and
+    /// every other kept result counts as received.
+    #[serde(default)]
+    pub waiting: Vec<String>,
+}
+
+/// The server's side of `resume` in its `hello`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumeGrant {
+    /// The id to present after a lost connection.
+    pub session: String,
+    /// Whether this connection took over the session the client asked for
+    /// (`false`: a new session; the calls of the old one are gone).
+    #[serde(default)]
+    pub resumed: bool,
 }
 
 /// The reply to a `request` (or any refused message): exactly one of
@@ -220,6 +246,10 @@ pub enum ServerMessage {
         version: u32,
         /// Granted features.
         features: Vec<String>,
+        /// Extension `resume`: the session's id, and whether this
+        /// connection took over the one the client asked for.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<ResumeGrant>,
     },
     /// Extension: `cancel` acknowledged (also for unknown or finished targets).
     Cancel(Ack),

@@ -26,8 +26,8 @@ pub(crate) use decode::short;
 pub use decode::{InvalidMessage, parse_client_message, parse_server_message};
 pub use events::{BusEvent, EventKind};
 pub use messages::{
-    Ack, ClientKind, ClientMessage, PermissionAsk, QuestionAsk, ResponseFrame, ServerKind,
-    ServerMessage,
+    Ack, ClientKind, ClientMessage, PermissionAsk, QuestionAsk, ResponseFrame, ResumeGrant,
+    ResumeRequest, ServerKind, ServerMessage,
 };
 pub use rules::{
     Action, PermissionNeeded, PermissionReply, PermissionRule, QuestionInfo, QuestionNeeded,
@@ -70,6 +70,9 @@ pub mod feature {
     pub const INTERACTIVE: &str = "interactive";
     /// Bus events are forwarded as `event` frames.
     pub const EVENTS: &str = "events";
+    /// A lost connection can be taken over by a new one: the session's
+    /// calls run on and their results are delivered after the reconnect.
+    pub const RESUME: &str = "resume";
     /// Every feature this crate implements.
-    pub const ALL: [&str; 4] = [CANCEL, PROGRESS, INTERACTIVE, EVENTS];
+    pub const ALL: [&str; 5] = [CANCEL, PROGRESS, INTERACTIVE, EVENTS, RESUME];
 }

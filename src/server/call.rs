@@ -47,8 +47,13 @@ impl CallTable {
         }
     }
 
+    /// Whether a call with this id is running.
+    pub(super) fn contains(&self, id: &str) -> bool {
+        self.calls.contains_key(id)
+    }
+
     /// Forgets a finished call, freeing its id.
-    fn remove(&self, id: &str) {
+    pub(super) fn remove(&self, id: &str) {
         if self.calls.remove(id).is_some() {
             self.count.fetch_sub(1, Ordering::Relaxed);
         }
@@ -152,11 +157,7 @@ async fn run_call(
         Ok(outcome) => outcome,
         Err(reason) => Outcome::Error(reason.message()),
     };
-    // Free the id before answering, so a client may reuse it once it has the answer.
-    session.calls.remove(&id);
-    session
-        .send(&ServerMessage::Response(outcome.into_frame(id)))
-        .await;
+    session.answer(outcome.into_frame(id)).await;
 }
 
 /// Runs an admitted call with `ctx` under the server's call policy

@@ -7,19 +7,24 @@ use std::sync::Arc;
 use super::ask::{AskReply, answer_ask};
 use super::call::start_call;
 use super::forward::forward_events;
+use super::resume::{Kept, replay};
 use super::session::{Features, Session};
 use crate::context::QuestionAnswer;
 use crate::executor::stop::StopReason;
 use crate::protocol::{
-    Ack, ClientMessage, InvalidMessage, PROTOCOL_VERSION, ServerMessage, feature,
-    parse_client_message,
+    Ack, ClientMessage, InvalidMessage, PROTOCOL_VERSION, ResumeGrant, ResumeRequest,
+    ServerMessage, feature, parse_client_message,
 };
 
-/// Parses one text frame and acts on it.
-pub(super) async fn dispatch(session: &Arc<Session>, text: &str) {
+/// Parses one text frame and acts on it. Returns the session the
+/// connection serves from now on when a `hello` took over a parked one.
+pub(super) async fn dispatch(session: &Arc<Session>, text: &str) -> Option<Arc<Session>> {
     let message = match parse_client_message(text) {
         Ok(message) => message,
-        Err(invalid) => return session.refuse(invalid).await,
+        Err(invalid) => {
+            session.refuse(invalid).await;
+            return None;
+        }
     };
     let features = session.features();
     let server = &session.server;
@@ -45,7 +50,12 @@ pub(super) async fn dispatch(session: &Arc<Session>, text: &str) {
             server.executor.shared().questions.push_answers(answers);
             session.send(&ServerMessage::PushAnswers(ack(id))).await;
         }
-        ClientMessage::Hello { id, features, .. } => hello(session, id, &features).await,
+        ClientMessage::Hello {
+            id,
+            features,
+            resume,
+            ..
+        } => return hello(session, id, &features, resume).await,
         ClientMessage::Cancel { id, .. } if !features.cancel => {
             refuse_extension(session, id, "cancel").await;
         }
@@ -75,6 +85,7 @@ pub(super) async fn dispatch(session: &Arc<Session>, text: &str) {
             answer_ask(session, id, AskReply::Question(answer)).await;
         }
     }
+    None
 }
 
 /// To a client that never said hello the server answers an extension
@@ -96,7 +107,15 @@ fn ack(id: String) -> Ack {
     }
 }
 
-async fn hello(session: &Arc<Session>, id: String, wanted: &[String]) {
+/// Grants the features the client wants. With `resume` and the id of a
+/// parked session, as the connection's first frame, the connection takes
+/// that session over: the session is returned, its calls' results follow.
+async fn hello(
+    session: &Arc<Session>,
+    id: String,
+    wanted: &[String],
+    resume: Option<ResumeRequest>,
+) -> Option<Arc<Session>> {
     let wants = |name: &str| wanted.iter().any(|w| w == name);
     let granted = Features {
         hello: true,
@@ -105,8 +124,22 @@ async fn hello(session: &Arc<Session>, id: String, wanted: &[String]) {
         interactive: wants(feature::INTERACTIVE),
         events: wants(feature::EVENTS),
     };
+    let taken = match &resume {
+        Some(request) if wants(feature::RESUME) && session.is_new() => {
+            session.server.parked.take(&request.session)
+        }
+        _ => None,
+    };
+    let target = match &taken {
+        Some(parked) => {
+            parked.session.attach(session.writer());
+            session.attach(None);
+            parked.session.clone()
+        }
+        None => session.clone(),
+    };
     let previous = std::mem::replace(
-        &mut *session
+        &mut *target
             .features
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner),
@@ -117,14 +150,28 @@ async fn hello(session: &Arc<Session>, id: String, wanted: &[String]) {
         .filter(|f| wants(f))
         .map(|f| (*f).to_owned())
         .collect();
-    session
+    let grant = wants(feature::RESUME).then(|| ResumeGrant {
+        session: target.kept.get_or_init(Kept::new).session.clone(),
+        resumed: taken.is_some(),
+    });
+    target
         .send(&ServerMessage::Hello {
             id,
             version: PROTOCOL_VERSION,
             features,
+            resume: grant,
         })
         .await;
     if granted.events && !previous.events {
-        forward_events(session);
+        forward_events(&target);
     }
+    let parked = taken?;
+    session.server.metrics().session_resumed();
+    replay(
+        &target,
+        resume.map(|r| r.waiting).as_deref().unwrap_or_default(),
+    )
+    .await;
+    let _ = parked.taken.send(());
+    Some(target)
 }

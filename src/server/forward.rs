@@ -32,7 +32,7 @@ pub(super) fn forward_events(session: &Arc<Session>) {
                 event: event.clone(),
             }) {
                 Ok(text) => {
-                    if !session.writer.try_send(Frame::Text(text.into())) {
+                    if !session.try_send(Frame::Text(text.into())) {
                         tracing::debug!("client queue full: an event was dropped");
                     }
                 }
@@ -63,7 +63,7 @@ impl ProgressSink for SessionProgress {
         if let Ok(frame) = crate::protocol::encode(&message) {
             // Progress is best effort: when the queue is full the chunk is
             // skipped (the final response still carries the whole output).
-            let _ = session.writer.try_send(Frame::Text(frame.into()));
+            let _ = session.try_send(Frame::Text(frame.into()));
         }
     }
 }

@@ -27,6 +27,7 @@ mod dispatch;
 mod face;
 mod forward;
 mod http;
+mod resume;
 mod session;
 
 pub use auth::{Auth, MIN_TOKEN_BYTES, TokenDigest, TokenError};
@@ -80,6 +81,10 @@ pub struct ServerConfig {
     /// After this long without any frame from a client (a pong included),
     /// its session ends as if it had disconnected. Default 15 s.
     pub heartbeat_timeout: Duration,
+    /// How long a session whose client was granted `resume` waits after
+    /// its connection is lost: its calls run on and their results are kept
+    /// for the client's return; after this the calls are stopped. Default 60 s.
+    pub resume_grace: Duration,
     /// With no client connected and no call running for this long,
     /// [`ToolServer::serve`] shuts the server down by itself, so a sandbox
     /// its orchestrator forgot does not live forever. Default none.
@@ -98,6 +103,7 @@ impl Default for ServerConfig {
             ask_timeout: DEFAULT_ASK_TIMEOUT,
             heartbeat_interval: crate::wire::heartbeat::DEFAULT_HEARTBEAT_INTERVAL,
             heartbeat_timeout: crate::wire::heartbeat::DEFAULT_HEARTBEAT_TIMEOUT,
+            resume_grace: Duration::from_secs(60),
             idle_timeout: None,
         }
     }
@@ -142,6 +148,12 @@ impl ServerConfig {
         self.heartbeat_timeout = timeout;
         self
     }
+    /// Sets [`ServerConfig::resume_grace`].
+    #[must_use]
+    pub fn resume_grace(mut self, grace: Duration) -> Self {
+        self.resume_grace = grace;
+        self
+    }
     /// Sets [`ServerConfig::idle_timeout`].
     #[must_use]
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
@@ -167,6 +179,8 @@ struct Inner {
     tasks: TaskTracker,
     /// How many client sessions are open (a watch, so callers can wait on it).
     sessions: tokio::sync::watch::Sender<usize>,
+    /// Sessions waiting for their client to come back (feature `resume`).
+    parked: resume::Parked,
 }
 
 impl Inner {
@@ -207,6 +221,7 @@ impl ToolServer {
                 shutting_down: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 sessions: tokio::sync::watch::channel(0).0,
+                parked: resume::Parked::default(),
             }),
             extra: Router::new(),
         }

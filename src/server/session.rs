@@ -4,12 +4,14 @@
 //!
 //! Every accepted request gets exactly one final `response` frame. A bad
 //! frame gets an error frame and the session goes on. When the peer goes
-//! away every call of the session is cancelled; on server shutdown the
-//! session stops reading, lets calls finish within the grace period,
-//! cancels the rest and closes with 1001.
+//! away every call of the session is cancelled — unless the client was
+//! granted `resume` and the connection was lost rather than closed: then
+//! the session waits for it (`resume`). On server shutdown the session
+//! stops reading, lets calls finish within the grace period, cancels the
+//! rest and closes with 1001.
 
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -20,9 +22,10 @@ use super::Inner;
 use super::ask::AskReply;
 use super::call::CallTable;
 use super::dispatch::dispatch;
+use super::resume::{self, Kept, Parking};
 use crate::executor::stop::StopReason;
 use crate::protocol::{Ack, ClientKind, InvalidMessage, ResponseFrame, ServerMessage};
-use crate::transport::{CloseReason, Frame, FrameTransport, TransportError};
+use crate::transport::{CloseReason, Frame, FrameTransport, Text, TransportError};
 use crate::wire::heartbeat::{self, Liveness};
 use crate::wire::{Contention, FrameWriter, PendingTable};
 
@@ -47,9 +50,13 @@ pub(super) struct Features {
 }
 
 /// State of one session, shared by its reader, its calls and its askers.
+/// A session outlives its connection only when the client was granted
+/// `resume`: it is then parked (`resume`) until a new connection takes it over.
 pub(super) struct Session {
     pub(super) server: Arc<Inner>,
-    pub(super) writer: FrameWriter,
+    /// The writer of the session's connection; none while a resumable
+    /// session waits for its client.
+    link: RwLock<Option<Arc<FrameWriter>>>,
     pub(super) features: RwLock<Features>,
     pub(super) calls: CallTable,
     pub(super) asks: PendingTable<String, AskReply>,
@@ -61,11 +68,27 @@ pub(super) struct Session {
     /// The bus forwarder, when the client asked for events; not a call, so
     /// it is not drained but stopped with the session.
     pub(super) events: std::sync::Mutex<Option<crate::bus::TapGuard>>,
-    /// Frames seen, for the heartbeat.
-    liveness: Liveness,
+    /// Set once the client is granted `resume`: the session's id and its
+    /// recent final frames.
+    pub(super) kept: OnceLock<Kept>,
 }
 
 impl Session {
+    fn new(server: Arc<Inner>, writer: Arc<FrameWriter>) -> Self {
+        Self {
+            server,
+            link: RwLock::new(Some(writer)),
+            features: RwLock::new(Features::default()),
+            calls: CallTable::default(),
+            asks: PendingTable::new(),
+            next_ask: AtomicU64::new(1),
+            closing: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+            events: std::sync::Mutex::new(None),
+            kept: OnceLock::new(),
+        }
+    }
+
     pub(super) fn features(&self) -> Features {
         *self
             .features
@@ -73,17 +96,72 @@ impl Session {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Whether nothing happened on the session yet: no `hello`, no call (a
+    /// `hello` that resumes another session must come first).
+    pub(super) fn is_new(&self) -> bool {
+        !self.features().hello && self.calls.len() == 0
+    }
+
+    /// The writer of the session's connection, if it has one now.
+    pub(super) fn writer(&self) -> Option<Arc<FrameWriter>> {
+        self.link
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Moves the session onto `writer`'s connection (`None`: off any).
+    pub(super) fn attach(&self, writer: Option<Arc<FrameWriter>>) {
+        *self
+            .link
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = writer;
+    }
+
+    /// Queues a best-effort frame (progress, events); `false` when it was
+    /// dropped (queue full, or no connection).
+    pub(super) fn try_send(&self, frame: Frame) -> bool {
+        self.writer().is_some_and(|writer| writer.try_send(frame))
+    }
+
     pub(super) async fn send(&self, message: &ServerMessage) {
         match crate::protocol::encode(message) {
-            Ok(text) => {
-                // Fails only when the writer is gone, i.e. the socket is closed.
-                let _ = self
-                    .writer
-                    .send(Frame::Text(text.into()), Contention::Shared)
-                    .await;
-            }
+            Ok(text) => self.send_text(text.into()).await,
             Err(e) => tracing::error!(error = %e, "could not encode a frame"),
         }
+    }
+
+    /// Sends a kept final frame again (after a resume).
+    pub(super) async fn send_kept(&self, text: Text) {
+        self.send_text(text).await;
+    }
+
+    async fn send_text(&self, text: Text) {
+        // Without a connection the frame is dropped (final frames are kept
+        // for the client's return); a send fails only when the socket is gone.
+        if let Some(writer) = self.writer() {
+            let _ = writer.send(Frame::Text(text), Contention::Shared).await;
+        }
+    }
+
+    /// Sends the final answer of a running call and frees its id. A
+    /// resumable session keeps the frame first, so a client that comes back
+    /// finds it either running or kept.
+    pub(super) async fn answer(&self, frame: ResponseFrame) {
+        let message = ServerMessage::Response(frame);
+        let text: Text = match crate::protocol::encode(&message) {
+            Ok(text) => text.into(),
+            Err(e) => return tracing::error!(error = %e, "could not encode a response"),
+        };
+        let ServerMessage::Response(frame) = &message else {
+            return;
+        };
+        if let Some(kept) = self.kept.get() {
+            kept.keep(&frame.id, &text);
+        }
+        // Free the id before answering, so a client may reuse it once it has the answer.
+        self.calls.remove(&frame.id);
+        self.send_text(text).await;
     }
 
     /// Answers a frame that cannot be served, correlated by its id and
@@ -112,45 +190,89 @@ impl Session {
     }
 }
 
-/// Runs one session until the peer goes away or the server shuts down.
-#[tracing::instrument(name = "session", skip_all, fields(session = %uuid::Uuid::new_v4().simple()))]
+/// How a connection ended.
+struct Ending {
+    /// The close frame to send, if any.
+    close: Option<(u16, String)>,
+    /// Lost rather than closed on purpose by either side: a resumable
+    /// session then waits for its client.
+    lost: bool,
+}
+
+impl Ending {
+    fn lost(close: Option<(u16, String)>) -> Self {
+        Self { close, lost: true }
+    }
+    fn closed(close: Option<(u16, String)>) -> Self {
+        Self { close, lost: false }
+    }
+}
+
+/// Runs one connection until the peer goes away or the server shuts down.
+/// Its session ends with it, unless the client may resume it: then the
+/// session is parked (`resume`) and ends only if nobody takes it over.
+#[tracing::instrument(name = "connection", skip_all, fields(connection = %uuid::Uuid::new_v4().simple()))]
 pub(super) async fn run(transport: impl FrameTransport, server: Arc<Inner>) {
     tracing::debug!("client connected");
     server.sessions.send_modify(|n| *n += 1);
-    let _open = server.metrics().connection_opened();
-    let (sink, mut stream) = transport.into_split();
-    let session = Arc::new(Session {
-        closing: CancellationToken::new(),
-        server: server.clone(),
-        writer: FrameWriter::start(sink, false, server.config.close_timeout),
-        features: RwLock::new(Features::default()),
-        calls: CallTable::default(),
-        asks: PendingTable::new(),
-        next_ask: AtomicU64::new(1),
-        tasks: TaskTracker::new(),
-        events: std::sync::Mutex::new(None),
-        liveness: Liveness::default(),
-    });
+    let open = server.metrics().connection_opened();
+    let (sink, stream) = transport.into_split();
+    let writer = Arc::new(FrameWriter::start(sink, false, server.config.close_timeout));
+    let session = Arc::new(Session::new(server.clone(), writer.clone()));
+    let (session, ending) = read(session, &writer, stream).await;
+    drop(open);
+    let mut close = ending.close;
+    if ending.lost && session.kept.get().is_some() && !server.shutting_down.is_cancelled() {
+        session.attach(None);
+        writer.finish(None).await;
+        close = None;
+        if resume::park(&session).await == Parking::TakenOver {
+            server.sessions.send_modify(|n| *n = n.saturating_sub(1));
+            return;
+        }
+    }
+    end(&session).await;
+    let close = close.map(|(code, reason)| Frame::Close(Some(CloseReason { code, reason })));
+    writer.finish(close).await;
+    drop(session);
+    server.sessions.send_modify(|n| *n = n.saturating_sub(1));
+    tracing::debug!("client disconnected");
+}
 
+/// Reads the connection until it ends, handing each frame to `dispatch`.
+/// Returns the session it served last (a `hello` may take over a parked
+/// one) and how the connection ended.
+async fn read(
+    mut session: Arc<Session>,
+    writer: &Arc<FrameWriter>,
+    mut stream: crate::transport::FrameStream,
+) -> (Arc<Session>, Ending) {
+    let server = session.server.clone();
+    let liveness = Arc::new(Liveness::default());
     // Stops the reader: on shutdown, or when the heartbeat finds the client
     // silent (then `silent` says for how long).
     let stop_reading = server.shutting_down.child_token();
     let silent = Arc::new(std::sync::OnceLock::new());
     let _heartbeat = (!server.config.heartbeat_interval.is_zero()).then(|| {
-        let (session, stop_reading, silent) =
-            (session.clone(), stop_reading.clone(), silent.clone());
+        let (server, writer, liveness, stop_reading, silent) = (
+            server.clone(),
+            writer.clone(),
+            liveness.clone(),
+            stop_reading.clone(),
+            silent.clone(),
+        );
         AbortOnDropHandle::new(tokio::spawn(async move {
-            let config = &session.server.config;
+            let config = &server.config;
             let beat = heartbeat::beat(
-                &session.liveness,
-                &session.writer,
+                &liveness,
+                &writer,
                 config.heartbeat_interval,
                 config.heartbeat_timeout,
             );
             tokio::select! {
                 quiet = beat => {
                     let _ = silent.set(quiet);
-                    session.server.metrics().heartbeat_failed();
+                    server.metrics().heartbeat_failed();
                     stop_reading.cancel();
                 }
                 () = stop_reading.cancelled() => {}
@@ -159,23 +281,25 @@ pub(super) async fn run(transport: impl FrameTransport, server: Arc<Inner>) {
     });
 
     let mut since_yield = 0usize;
-    let close = loop {
+    let ending = loop {
         let frame = tokio::select! {
             frame = stream.next() => frame,
             () = stop_reading.cancelled() => break match silent.get() {
                 Some(quiet) => {
-                    tracing::info!(silent_ms = quiet.as_millis(), "client unresponsive: session closed");
-                    Some((CLOSE_GOING_AWAY, "client unresponsive".to_owned()))
+                    tracing::info!(silent_ms = quiet.as_millis(), "client unresponsive: connection closed");
+                    Ending::lost(Some((CLOSE_GOING_AWAY, "client unresponsive".to_owned())))
                 }
-                None => Some((CLOSE_GOING_AWAY, "server shutting down".to_owned())),
+                None => Ending::closed(Some((CLOSE_GOING_AWAY, "server shutting down".to_owned()))),
             },
         };
-        session.liveness.saw_frame();
+        liveness.saw_frame();
         match frame {
             // Signs of life only (the transport answers pings).
             Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => {}
             Some(Ok(Frame::Text(text))) => {
-                dispatch(&session, &text).await;
+                if let Some(resumed) = dispatch(&session, &text).await {
+                    session = resumed;
+                }
                 since_yield += 1;
                 if since_yield == FRAMES_PER_YIELD {
                     since_yield = 0;
@@ -191,18 +315,26 @@ pub(super) async fn run(transport: impl FrameTransport, server: Arc<Inner>) {
                     })
                     .await;
             }
-            Some(Ok(Frame::Close(_))) | None => break None,
+            Some(Ok(Frame::Close(_))) => break Ending::closed(None),
+            None => break Ending::lost(None),
             Some(Err(TransportError::TooBig)) => {
                 tracing::debug!("message over the size limit: closing with 1009");
-                break Some((CLOSE_TOO_BIG, "message too big".to_owned()));
+                break Ending::closed(Some((CLOSE_TOO_BIG, "message too big".to_owned())));
             }
             Some(Err(e)) => {
                 tracing::debug!(error = %e, "transport error: closing");
-                break None;
+                break Ending::lost(None);
             }
         }
     };
+    (session, ending)
+}
 
+/// Ends a session: on shutdown its calls get the grace period, otherwise
+/// they are stopped at once; each answers (or is dropped) within the
+/// executor's cancel grace.
+async fn end(session: &Session) {
+    let server = &session.server;
     if server.shutting_down.is_cancelled() {
         // Let running calls finish within the grace period, then cancel the rest.
         session.tasks.close();
@@ -228,9 +360,4 @@ pub(super) async fn run(transport: impl FrameTransport, server: Arc<Inner>) {
         session.tasks.wait(),
     )
     .await;
-    let close = close.map(|(code, reason)| Frame::Close(Some(CloseReason { code, reason })));
-    session.writer.finish(close).await;
-    drop(session);
-    server.sessions.send_modify(|n| *n = n.saturating_sub(1));
-    tracing::debug!("client disconnected");
 }

@@ -47,6 +47,14 @@ impl<K: Eq + Hash + Clone, V> PendingTable<K, V> {
         })
     }
 
+    /// The ids callers wait for now.
+    pub(crate) fn ids(&self) -> Vec<K> {
+        self.waiters
+            .iter()
+            .map(|entry| entry.key().clone())
+            .collect()
+    }
+
     /// Whether a caller waits for `id`.
     pub(crate) fn contains(&self, id: &K) -> bool {
         self.waiters.contains_key(id)

@@ -101,6 +101,18 @@ impl FrameWriter {
         frame: Frame,
         contention: Contention,
     ) -> Result<(), TransportError> {
+        self.send_or_return(frame, contention)
+            .await
+            .map_err(|_| TransportError::Closed)
+    }
+
+    /// As [`FrameWriter::send`], but a writer that has stopped gives the
+    /// frame back (to send it on the next connection).
+    pub(crate) async fn send_or_return(
+        &self,
+        frame: Frame,
+        contention: Contention,
+    ) -> Result<(), Frame> {
         let frame = match contention {
             Contention::Alone => match self.write_now(frame) {
                 Ok(()) => return Ok(()),
@@ -108,10 +120,18 @@ impl FrameWriter {
             },
             Contention::Shared => frame,
         };
-        self.outbox
-            .send(Outgoing::Frame(frame))
-            .await
-            .map_err(|_| TransportError::Closed)
+        match self.outbox.send(Outgoing::Frame(frame)).await {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::SendError(Outgoing::Frame(frame))) => Err(frame),
+            Err(_) => Err(Frame::Close(None)),
+        }
+    }
+
+    /// Writes a close frame now if the socket takes it without waiting
+    /// (for `Drop`, which cannot wait): the peer then knows the connection
+    /// was closed on purpose, not lost.
+    pub(crate) fn close_now(&self) {
+        let _ = self.write_now(Frame::Close(None));
     }
 
     /// Queues `frame` without waiting; `false` when the queue is full or the

@@ -5,6 +5,7 @@
 pub mod binary;
 #[cfg(feature = "docker")]
 pub mod docker;
+pub mod proxy;
 pub mod python;
 pub mod recorder;
 
