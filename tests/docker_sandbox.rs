@@ -389,12 +389,22 @@ async fn a_sandbox_left_without_a_client_shuts_itself_down_after_its_idle_timeou
     drop(sandbox);
 }
 
-#[tokio::test]
-async fn docker_kill_mid_call_fails_the_pending_call_promptly_with_the_exit_status() {
+/// How a test ends a sandbox mid-call.
+enum Kill {
+    /// `docker kill`: the engine sends SIGKILL to the container.
+    Container,
+    /// `kill -9` of the tool server's process from inside the container
+    /// (as root, with `docker exec`).
+    ServerProcess,
+}
+
+/// Kills the sandbox `how` while a call runs; the call must fail within
+/// 2 s with the exit status Docker reports, and the container must go.
+async fn a_call_fails_promptly_when_killed(session: &str, how: Kill) {
     let launcher = launcher().await;
     let (events, mut starts) = reporting_starts(PeerConfig::default());
     let sandbox = launcher
-        .launch(LaunchConfig::default().session("killed").peer(events))
+        .launch(LaunchConfig::default().session(session).peer(events))
         .await
         .expect("launch");
     allow_all(&sandbox).await;
@@ -405,11 +415,24 @@ async fn docker_kill_mid_call_fails_the_pending_call_promptly_with_the_exit_stat
     let killer = async {
         // The call is running in the sandbox once its tool.started event came.
         starts.recv().await.expect("a tool.started event");
-        launcher
-            .docker()
-            .kill_container(&id, None::<bollard::query_parameters::KillContainerOptions>)
-            .await
-            .expect("kill");
+        match how {
+            Kill::Container => launcher
+                .docker()
+                .kill_container(&id, None::<bollard::query_parameters::KillContainerOptions>)
+                .await
+                .expect("kill"),
+            Kill::ServerProcess => {
+                let script = "for p in /proc/[0-9]*; do \
+                    [ \"$(cat $p/comm 2>/dev/null)\" = toolwire-server ] && kill -9 ${p#/proc/}; done";
+                // The exec dies with the container (its status is 137 then):
+                // the call's failure below says whether the kill happened.
+                tokio::process::Command::new("docker")
+                    .args(["exec", "-u", "0", &id, "sh", "-c", script])
+                    .status()
+                    .await
+                    .expect("docker exec");
+            }
+        }
         Instant::now()
     };
     let (result, killed_at) = tokio::time::timeout(
@@ -443,6 +466,16 @@ async fn docker_kill_mid_call_fails_the_pending_call_promptly_with_the_exit_stat
     );
     wait_removed(&launcher, &id, Duration::from_secs(10)).await;
     drop(sandbox);
+}
+
+#[tokio::test]
+async fn docker_kill_mid_call_fails_the_pending_call_promptly_with_the_exit_status() {
+    a_call_fails_promptly_when_killed("killed", Kill::Container).await;
+}
+
+#[tokio::test]
+async fn kill_9_of_the_server_inside_the_sandbox_fails_the_pending_call_promptly() {
+    a_call_fails_promptly_when_killed("server-killed", Kill::ServerProcess).await;
 }
 
 #[tokio::test]
