@@ -290,3 +290,53 @@ async fn a_resuming_hello_answers_every_request_it_lists() {
     let next = tokio::time::timeout(Duration::from_millis(300), third.next()).await;
     assert!(next.is_err(), "unexpected frame {next:?}");
 }
+
+/// The client found its connection dead before the server did (both
+/// heartbeats fire about together): a resuming `hello` on a new connection
+/// stops the old one and takes the session over, its running call included.
+#[tokio::test]
+async fn a_resume_takes_over_a_session_the_server_still_thinks_connected() {
+    let server = TestServer::start().await;
+    let mut old = common::raw_connect(&server).await;
+    send_text(
+        &mut old,
+        r#"{"type":"hello","id":"h1","version":1,"features":["resume"]}"#,
+    )
+    .await;
+    let session = next_json(&mut old).await["resume"]["session"]
+        .as_str()
+        .expect("a session id")
+        .to_owned();
+    send_text(
+        &mut old,
+        r#"{"type":"request","id":"1","request":{"tool_call_id":"c1","tool_name":"sleep","input":{"ms":300},"session_id":"s"}}"#,
+    )
+    .await;
+    server.sleep.started.reached(1).await;
+
+    // The old connection stays open; the client moves on.
+    let mut new = common::raw_connect(&server).await;
+    let resume = json!({
+        "type": "hello", "id": "h2", "version": 1, "features": ["resume"],
+        "resume": {"session": session, "waiting": ["1"]},
+    });
+    send_text(&mut new, &resume.to_string()).await;
+    let hello = next_json(&mut new).await;
+    assert_eq!(hello["resume"]["resumed"], json!(true), "{hello}");
+    let answer = next_json(&mut new).await;
+    assert_eq!(answer["id"], json!("1"));
+    assert_eq!(answer["response"]["output"], json!("slept 300 ms"));
+    assert_eq!(server.sleep.cancelled.get(), 0, "the call ran on");
+    // The server let the old connection go.
+    within(Duration::from_secs(5), "the old connection to end", async {
+        loop {
+            match old.next().await {
+                Some(Ok(tokio_tungstenite::tungstenite::Message::Close(_)) | Err(_)) | None => {
+                    break;
+                }
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::ask::{AskReply, answer_ask};
 use super::call::start_call;
 use super::forward::forward_events;
-use super::resume::{Kept, replay};
+use super::resume::{Kept, replay, take_over};
 use super::session::{Features, Session};
 use crate::context::QuestionAnswer;
 use crate::executor::stop::StopReason;
@@ -126,7 +126,7 @@ async fn hello(
     };
     let taken = match &resume {
         Some(request) if wants(feature::RESUME) && session.is_new() => {
-            session.server.parked.take(&request.session)
+            take_over(&session.server.resumable, &request.session).await
         }
         _ => None,
     };
@@ -150,9 +150,16 @@ async fn hello(
         .filter(|f| wants(f))
         .map(|f| (*f).to_owned())
         .collect();
-    let grant = wants(feature::RESUME).then(|| ResumeGrant {
-        session: target.kept.get_or_init(Kept::new).session.clone(),
-        resumed: taken.is_some(),
+    let grant = wants(feature::RESUME).then(|| {
+        let kept = target.kept.get_or_init(|| {
+            let kept = Kept::new();
+            session.server.resumable.register(&kept.session, &target);
+            kept
+        });
+        ResumeGrant {
+            session: kept.session.clone(),
+            resumed: taken.is_some(),
+        }
     });
     target
         .send(&ServerMessage::Hello {

@@ -12,7 +12,9 @@
 //!
 //! - `auth`: the bearer token check.
 //! - `http`: `/metrics` and the WebSocket upgrade.
-//! - `session`: one client over any frame transport (reader, writer, drain).
+//! - `session`: one client over any frame transport (writer, drain).
+//! - `connection`: a connection's reader and heartbeat.
+//! - `resume`: sessions that outlive a lost connection.
 //! - `dispatch`: frame → action, `hello`.
 //! - `call`: admission, the call path, the table of running calls.
 //! - `ask`: server-to-client asks.
@@ -23,6 +25,7 @@
 mod ask;
 mod auth;
 mod call;
+mod connection;
 mod dispatch;
 mod face;
 mod forward;
@@ -180,7 +183,7 @@ struct Inner {
     /// How many client sessions are open (a watch, so callers can wait on it).
     sessions: tokio::sync::watch::Sender<usize>,
     /// Sessions waiting for their client to come back (feature `resume`).
-    parked: resume::Parked,
+    resumable: resume::ResumableSessions,
 }
 
 impl Inner {
@@ -221,7 +224,7 @@ impl ToolServer {
                 shutting_down: CancellationToken::new(),
                 tasks: TaskTracker::new(),
                 sessions: tokio::sync::watch::channel(0).0,
-                parked: resume::Parked::default(),
+                resumable: resume::ResumableSessions::default(),
             }),
             extra: Router::new(),
         }

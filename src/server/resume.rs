@@ -6,13 +6,15 @@
 //! - [`Kept`]: the final frames a resumable session sent recently (the
 //!   client may not have received them before the loss) or could not send
 //!   (while no connection was there), bounded in count and bytes.
-//! - [`Parked`]: sessions without a connection, by id, until a `hello`
-//!   takes one over or its grace runs out.
+//! - [`ResumableSessions`]: the resumable sessions by id — parked ones
+//!   (without a connection) until a `hello` takes one over or the grace runs
+//!   out, and live ones, to take over from a connection not yet found dead.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
 
-use tokio::sync::oneshot;
+use tokio::sync::{Notify, oneshot};
 
 use super::session::Session;
 use crate::protocol::{ResponseFrame, ServerMessage};
@@ -77,19 +79,32 @@ pub(super) struct ParkedSession {
     pub(super) taken: oneshot::Sender<()>,
 }
 
-/// Sessions without a connection, by session id.
+/// The resumable sessions of a server by id: those waiting for their client
+/// (parked) and every one still alive (to take over from a connection the
+/// server has not yet found dead).
 #[derive(Default)]
-pub(super) struct Parked {
+pub(super) struct ResumableSessions {
     sessions: Mutex<HashMap<String, ParkedSession>>,
+    live: Mutex<HashMap<String, Weak<Session>>>,
+    /// Wakes a take-over waiting for a session to be parked.
+    parked: Notify,
 }
 
-impl Parked {
-    /// Parks `parked` under `id`.
-    pub(super) fn park(&self, id: String, parked: ParkedSession) {
-        self.sessions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, parked);
+/// Sessions parked at most; a lost connection beyond this ends its session
+/// at once, as without `resume`.
+pub(super) const MAX_PARKED: usize = 1024;
+
+impl ResumableSessions {
+    /// Parks `parked` under `id`; gives it back when too many are parked.
+    pub(super) fn park(&self, id: String, parked: ParkedSession) -> Result<(), ParkedSession> {
+        let mut sessions = self.sessions.lock().unwrap_or_else(PoisonError::into_inner);
+        if sessions.len() >= MAX_PARKED {
+            return Err(parked);
+        }
+        sessions.insert(id, parked);
+        drop(sessions);
+        self.parked.notify_waiters();
+        Ok(())
     }
 
     /// Takes the session parked under `id` out (to resume it, or because
@@ -99,6 +114,52 @@ impl Parked {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove(id)
+    }
+
+    /// Registers a resumable session by its id while it lives.
+    pub(super) fn register(&self, id: &str, session: &Arc<Session>) {
+        self.live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.to_owned(), Arc::downgrade(session));
+    }
+
+    /// Forgets an ended session.
+    pub(super) fn forget(&self, id: &str) {
+        self.live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
+    }
+
+    fn live(&self, id: &str) -> Option<Arc<Session>> {
+        self.live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .and_then(Weak::upgrade)
+    }
+}
+
+/// How long a take-over waits for a session still attached to another
+/// connection to be let go.
+const TAKE_OVER_WAIT: Duration = Duration::from_secs(2);
+
+/// Takes session `id` over for a new connection: a parked one at once; one
+/// still served by another connection (the client found it dead before the
+/// server did) once that connection has been stopped and the session parked.
+/// `None`: no such session (unknown, or ended).
+pub(super) async fn take_over(sessions: &ResumableSessions, id: &str) -> Option<ParkedSession> {
+    let deadline = tokio::time::Instant::now() + TAKE_OVER_WAIT;
+    loop {
+        let notified = sessions.parked.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if let Some(session) = sessions.take(id) {
+            return Some(session);
+        }
+        sessions.live(id)?.supersede();
+        tokio::time::timeout_at(deadline, notified).await.ok()?;
     }
 }
 
@@ -121,13 +182,21 @@ pub(super) async fn park(session: &Arc<Session>) -> Parking {
     };
     let server = &session.server;
     let (taken, taken_over) = oneshot::channel();
-    server.parked.park(
-        kept.session.clone(),
-        ParkedSession {
-            session: session.clone(),
-            taken,
-        },
-    );
+    let parking = ParkedSession {
+        session: session.clone(),
+        taken,
+    };
+    if server
+        .resumable
+        .park(kept.session.clone(), parking)
+        .is_err()
+    {
+        tracing::warn!(
+            limit = MAX_PARKED,
+            "too many sessions wait for their clients: this one ends"
+        );
+        return Parking::Expired;
+    }
     tracing::info!(
         session = %kept.session,
         calls = session.calls.len(),
@@ -141,7 +210,7 @@ pub(super) async fn park(session: &Arc<Session>) -> Parking {
         () = server.shutting_down.cancelled() => {}
     }
     // A `hello` may have taken it out meanwhile: then it is not ours to end.
-    match server.parked.take(&kept.session) {
+    match server.resumable.take(&kept.session) {
         Some(_) => {
             tracing::info!(session = %kept.session, "no client came back: the session ends");
             Parking::Expired

@@ -1,6 +1,7 @@
-//! One client session over any frame transport: a reader loop that hands
-//! each frame to `dispatch`, the [`FrameWriter`] that owns the send half,
-//! and a task for each call that does not finish on its first poll.
+//! One client session over any frame transport: the connection's reader
+//! (`connection`) that hands each frame to `dispatch`, the [`FrameWriter`]
+//! that owns the send half, and a task for each call that does not finish
+//! on its first poll.
 //!
 //! Every accepted request gets exactly one final `response` frame. A bad
 //! frame gets an error frame and the session goes on. When the peer goes
@@ -14,30 +15,18 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
-use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::{AbortOnDropHandle, TaskTracker};
+use tokio_util::task::TaskTracker;
 
 use super::Inner;
 use super::ask::AskReply;
 use super::call::CallTable;
-use super::dispatch::dispatch;
+use super::connection::{ConnectionStop, Stopped, read};
 use super::resume::{self, Kept, Parking};
 use crate::executor::stop::StopReason;
 use crate::protocol::{Ack, ClientKind, InvalidMessage, ResponseFrame, ServerMessage};
-use crate::transport::{CloseReason, Frame, FrameTransport, Text, TransportError};
-use crate::wire::heartbeat::{self, Liveness};
+use crate::transport::{CloseReason, Frame, FrameTransport, Text};
 use crate::wire::{Contention, FrameWriter, PendingTable};
-
-/// Close code for a message over the size limit.
-const CLOSE_TOO_BIG: u16 = 1009;
-/// Close code for a server going away.
-const CLOSE_GOING_AWAY: u16 = 1001;
-/// Under a burst of requests the reader steps back after this many frames,
-/// so the writer sends the answers so far while the rest are read: the
-/// client starts on them sooner instead of waiting for the whole burst
-/// (measured: echo rate ratio 0.68-0.79 without, 0.81-0.87 with 16).
-const FRAMES_PER_YIELD: usize = 16;
 
 /// Features granted by `hello`.
 #[derive(Debug, Default, Clone, Copy)]
@@ -71,6 +60,8 @@ pub(super) struct Session {
     /// Set once the client is granted `resume`: the session's id and its
     /// recent final frames.
     pub(super) kept: OnceLock<Kept>,
+    /// Stops the reader of the connection serving the session.
+    connection: std::sync::Mutex<Option<ConnectionStop>>,
 }
 
 impl Session {
@@ -86,6 +77,28 @@ impl Session {
             tasks: TaskTracker::new(),
             events: std::sync::Mutex::new(None),
             kept: OnceLock::new(),
+            connection: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Records which connection serves the session now.
+    pub(super) fn serve_on(&self, stop: &ConnectionStop) {
+        *self
+            .connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(stop.clone());
+    }
+
+    /// Stops the connection serving the session, as lost: the client came
+    /// back on another one before this one was found dead.
+    pub(super) fn supersede(&self) {
+        if let Some(stop) = self
+            .connection
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+        {
+            stop.stop(Stopped::Superseded);
         }
     }
 
@@ -190,24 +203,6 @@ impl Session {
     }
 }
 
-/// How a connection ended.
-struct Ending {
-    /// The close frame to send, if any.
-    close: Option<(u16, String)>,
-    /// Lost rather than closed on purpose by either side: a resumable
-    /// session then waits for its client.
-    lost: bool,
-}
-
-impl Ending {
-    fn lost(close: Option<(u16, String)>) -> Self {
-        Self { close, lost: true }
-    }
-    fn closed(close: Option<(u16, String)>) -> Self {
-        Self { close, lost: false }
-    }
-}
-
 /// Runs one connection until the peer goes away or the server shuts down.
 /// Its session ends with it, unless the client may resume it: then the
 /// session is parked (`resume`) and ends only if nobody takes it over.
@@ -232,102 +227,14 @@ pub(super) async fn run(transport: impl FrameTransport, server: Arc<Inner>) {
         }
     }
     end(&session).await;
+    if let Some(kept) = session.kept.get() {
+        server.resumable.forget(&kept.session);
+    }
     let close = close.map(|(code, reason)| Frame::Close(Some(CloseReason { code, reason })));
     writer.finish(close).await;
     drop(session);
     server.sessions.send_modify(|n| *n = n.saturating_sub(1));
     tracing::debug!("client disconnected");
-}
-
-/// Reads the connection until it ends, handing each frame to `dispatch`.
-/// Returns the session it served last (a `hello` may take over a parked
-/// one) and how the connection ended.
-async fn read(
-    mut session: Arc<Session>,
-    writer: &Arc<FrameWriter>,
-    mut stream: crate::transport::FrameStream,
-) -> (Arc<Session>, Ending) {
-    let server = session.server.clone();
-    let liveness = Arc::new(Liveness::default());
-    // Stops the reader: on shutdown, or when the heartbeat finds the client
-    // silent (then `silent` says for how long).
-    let stop_reading = server.shutting_down.child_token();
-    let silent = Arc::new(std::sync::OnceLock::new());
-    let _heartbeat = (!server.config.heartbeat_interval.is_zero()).then(|| {
-        let (server, writer, liveness, stop_reading, silent) = (
-            server.clone(),
-            writer.clone(),
-            liveness.clone(),
-            stop_reading.clone(),
-            silent.clone(),
-        );
-        AbortOnDropHandle::new(tokio::spawn(async move {
-            let config = &server.config;
-            let beat = heartbeat::beat(
-                &liveness,
-                &writer,
-                config.heartbeat_interval,
-                config.heartbeat_timeout,
-            );
-            tokio::select! {
-                quiet = beat => {
-                    let _ = silent.set(quiet);
-                    server.metrics().heartbeat_failed();
-                    stop_reading.cancel();
-                }
-                () = stop_reading.cancelled() => {}
-            }
-        }))
-    });
-
-    let mut since_yield = 0usize;
-    let ending = loop {
-        let frame = tokio::select! {
-            frame = stream.next() => frame,
-            () = stop_reading.cancelled() => break match silent.get() {
-                Some(quiet) => {
-                    tracing::info!(silent_ms = quiet.as_millis(), "client unresponsive: connection closed");
-                    Ending::lost(Some((CLOSE_GOING_AWAY, "client unresponsive".to_owned())))
-                }
-                None => Ending::closed(Some((CLOSE_GOING_AWAY, "server shutting down".to_owned()))),
-            },
-        };
-        liveness.saw_frame();
-        match frame {
-            // Signs of life only (the transport answers pings).
-            Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => {}
-            Some(Ok(Frame::Text(text))) => {
-                if let Some(resumed) = dispatch(&session, &text).await {
-                    session = resumed;
-                }
-                since_yield += 1;
-                if since_yield == FRAMES_PER_YIELD {
-                    since_yield = 0;
-                    tokio::task::yield_now().await;
-                }
-            }
-            Some(Ok(Frame::Binary(_))) => {
-                session
-                    .refuse(InvalidMessage {
-                        id: String::new(),
-                        kind: None,
-                        reason: "binary frames are not supported: send JSON text frames".into(),
-                    })
-                    .await;
-            }
-            Some(Ok(Frame::Close(_))) => break Ending::closed(None),
-            None => break Ending::lost(None),
-            Some(Err(TransportError::TooBig)) => {
-                tracing::debug!("message over the size limit: closing with 1009");
-                break Ending::closed(Some((CLOSE_TOO_BIG, "message too big".to_owned())));
-            }
-            Some(Err(e)) => {
-                tracing::debug!(error = %e, "transport error: closing");
-                break Ending::lost(None);
-            }
-        }
-    };
-    (session, ending)
 }
 
 /// Ends a session: on shutdown its calls get the grace period, otherwise
