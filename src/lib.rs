@@ -70,7 +70,7 @@ pub use context::CallContext;
 pub use error::{CallError, SandboxEnded, ToolError};
 pub use executor::{CallOptions, Executor, LocalExecutor, Outcome, Router};
 pub use launcher::{Launcher, Sandbox, SandboxPool};
-pub use peer::{InteractiveHandler, Peer, PeerConfig};
+pub use peer::{InteractiveHandler, Peer, PeerConfig, TransferError, TransferOptions, Transferred};
 pub use protocol::{Action, PermissionRule, ToolInfo, ToolRequest, ToolResponse};
 pub use remote::RemoteExecutor;
 pub use server::{Auth, ServerConfig, TokenDigest, ToolServer};

@@ -180,6 +180,25 @@ fn generated_client_messages() -> Vec<ClientMessage> {
                     answers: vec![vec![text.to_string()]; n],
                     reject: n % 2 == 1,
                 },
+                ClientKind::Upload => ClientMessage::Upload {
+                    id: id.clone(),
+                    path: text.to_string(),
+                    archive: n % 2 == 1,
+                },
+                ClientKind::UploadEnd => ClientMessage::UploadEnd {
+                    id: id.clone(),
+                    bytes: n as u64 * 1000,
+                    sha256: text.to_string(),
+                },
+                ClientKind::Download => ClientMessage::Download {
+                    id: id.clone(),
+                    path: text.to_string(),
+                    credit: n as u64,
+                },
+                ClientKind::Credit => ClientMessage::Credit {
+                    id: id.clone(),
+                    bytes: u64::MAX - n as u64,
+                },
             });
         }
     }
@@ -317,6 +336,15 @@ fn generated_server_messages() -> Vec<ServerMessage> {
                         tool_call_id: id.clone(),
                     })
                 }
+                ServerKind::Credit => ServerMessage::Credit {
+                    id: id.clone(),
+                    bytes: n as u64 * 4096,
+                },
+                ServerKind::DownloadStart => ServerMessage::DownloadStart {
+                    id: id.clone(),
+                    archive: n % 2 == 0,
+                    size: (n % 2 == 1).then_some(n as u64),
+                },
                 // Covered above, with every payload and every event.
                 ServerKind::Response | ServerKind::Event => continue,
             });

@@ -164,7 +164,8 @@ async fn serve(args: Args, auth: Auth) -> anyhow::Result<()> {
     let config = ServerConfig::default()
         .max_in_flight(args.max_in_flight)
         .call_timeout(Duration::from_millis(args.call_timeout_ms))
-        .shutdown_grace(Duration::from_secs(args.shutdown_grace_secs));
+        .shutdown_grace(Duration::from_secs(args.shutdown_grace_secs))
+        .tool_user(args.tool_user);
     let config = if args.idle_timeout_secs > 0 {
         config.idle_timeout(Duration::from_secs(args.idle_timeout_secs))
     } else {

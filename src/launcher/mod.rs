@@ -10,9 +10,12 @@ mod pool;
 
 pub use pool::{PoolConfig, SandboxPool};
 
+use std::path::Path;
+
 use async_trait::async_trait;
 
 use crate::error::SandboxEnded;
+use crate::peer::{TransferError, Transferred};
 use crate::remote::RemoteExecutor;
 
 /// Creates sandboxes on one backend.
@@ -52,6 +55,23 @@ pub trait Sandbox: Send + Sync + 'static {
     /// How the sandbox ended, once it has ended on its own (exit code, OOM,
     /// last log lines, in the backend's error type).
     fn ended(&self) -> Option<SandboxEnded>;
+
+    /// Copies the file or directory `local` into the sandbox at `remote`
+    /// (over the sandbox's connection: no mount, any backend).
+    ///
+    /// # Errors
+    /// As [`Peer::upload_with`](crate::Peer::upload_with).
+    async fn upload(&self, local: &Path, remote: &str) -> Result<Transferred, TransferError> {
+        self.executor().peer().upload(local, remote).await
+    }
+
+    /// Copies the file or directory `remote` of the sandbox to `local`.
+    ///
+    /// # Errors
+    /// As [`Peer::download_with`](crate::Peer::download_with).
+    async fn download(&self, remote: &str, local: &Path) -> Result<Transferred, TransferError> {
+        self.executor().peer().download(remote, local).await
+    }
 
     /// Stops the sandbox (a grace period, then a kill) and removes it.
     ///

@@ -202,7 +202,7 @@ impl PeerConfig {
 
     /// The features to ask for; `resume` when `can_reconnect` and wanted.
     pub(super) fn wanted_features(&self, can_reconnect: bool) -> Vec<String> {
-        let mut features = vec![feature::CANCEL.to_owned()];
+        let mut features = vec![feature::CANCEL.to_owned(), feature::TRANSFER.to_owned()];
         if self.resume && can_reconnect {
             features.push(feature::RESUME.to_owned());
         }

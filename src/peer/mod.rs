@@ -14,6 +14,7 @@
 //! - `link`: which connection frames go out on ([`Connector`]).
 //! - `reader`, `reconnect`: reading, and resuming after a loss.
 //! - `interactive`: [`InteractiveHandler`] and the ask tasks.
+//! - `transfer`: uploads and downloads ([`Peer::upload`], [`Peer::download`]).
 
 mod config;
 mod hooks;
@@ -23,11 +24,13 @@ mod open;
 mod reader;
 mod reconnect;
 mod shared;
+mod transfer;
 
 pub use crate::wire::heartbeat::{DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TIMEOUT};
 pub use config::{EventCallback, PeerConfig, ProgressCallback};
 pub use interactive::{InteractiveHandler, MAX_ASKS_PER_CALL};
 pub use link::Connector;
+pub use transfer::{TransferError, TransferOptions, TransferProgress, Transferred};
 
 use std::sync::Arc;
 

@@ -81,6 +81,7 @@ impl Peer {
             link: Link::new(FrameWriter::start(sink, true, config.close_timeout)),
             connector: connector.filter(|_| config.resume),
             resume_session: OnceLock::new(),
+            transfers: dashmap::DashMap::new(),
             pending: PendingTable::new(),
             next_id: AtomicU64::new(1),
             closed: CancellationToken::new(),

@@ -116,9 +116,7 @@ async fn read_connection(shared: &Arc<Shared>, stream: &mut FrameStream) -> Lost
             Some(Ok(Frame::Text(text))) => route(shared, &text),
             // Signs of life only (the transport answers pings).
             Some(Ok(Frame::Ping(_) | Frame::Pong(_))) => {}
-            Some(Ok(Frame::Binary(_))) => {
-                tracing::debug!("binary frame from the tool server dropped");
-            }
+            Some(Ok(Frame::Binary(frame))) => super::transfer::chunk(shared, frame),
             Some(Ok(Frame::Close(frame))) => {
                 return Lost {
                     reason: match frame {
@@ -181,6 +179,9 @@ pub(super) fn route(shared: &Arc<Shared>, text: &str) {
             }
         }
         ServerMessage::PermissionAsk(ask) => interactive::answer(shared, Ask::Permission(ask)),
+        message @ (ServerMessage::Credit { .. } | ServerMessage::DownloadStart { .. }) => {
+            super::transfer::route(shared, message);
+        }
         ServerMessage::QuestionAsk(ask) => interactive::answer(shared, Ask::Question(ask)),
         other => {
             let Some(id) = other.id().and_then(|id| id.parse::<u64>().ok()) else {

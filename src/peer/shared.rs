@@ -26,6 +26,8 @@ pub(super) struct Shared {
     /// The session id the server gave for `resume`, when it granted it.
     pub(super) resume_session: OnceLock<String>,
     pub(super) pending: PendingTable<u64, ServerMessage>,
+    /// The uploads and downloads among the pending requests.
+    pub(super) transfers: dashmap::DashMap<u64, super::transfer::Transfer>,
     pub(super) next_id: AtomicU64,
     pub(super) closed: CancellationToken,
     pub(super) close_reason: OnceLock<CallError>,
@@ -86,7 +88,17 @@ impl Shared {
         contention: Contention,
         id: Option<u64>,
     ) -> Result<(), CallError> {
-        let mut frame = Self::encode(message)?;
+        self.send_frame(Self::encode(message)?, contention, id)
+            .await
+    }
+
+    /// Sends a frame as [`Shared::send`] sends a message.
+    pub(super) async fn send_frame(
+        &self,
+        mut frame: Frame,
+        contention: Contention,
+        id: Option<u64>,
+    ) -> Result<(), CallError> {
         loop {
             if self.closed.is_cancelled() {
                 return Err(self.reason());

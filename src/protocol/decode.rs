@@ -48,6 +48,12 @@ struct ClientFrame {
     reply: Option<PermissionReply>,
     #[serde(default)]
     reject: bool,
+    path: Option<String>,
+    #[serde(default)]
+    archive: bool,
+    bytes: Option<u64>,
+    sha256: Option<String>,
+    credit: Option<u64>,
 }
 
 impl ClientFrame {
@@ -115,6 +121,25 @@ impl ClientFrame {
                 id,
                 answers: self.answers.unwrap_or_default(),
                 reject: self.reject,
+            },
+            ClientKind::Upload => ClientMessage::Upload {
+                id,
+                path: self.path.ok_or_else(|| missing("path"))?,
+                archive: self.archive,
+            },
+            ClientKind::UploadEnd => ClientMessage::UploadEnd {
+                id,
+                bytes: self.bytes.ok_or_else(|| missing("bytes"))?,
+                sha256: self.sha256.ok_or_else(|| missing("sha256"))?,
+            },
+            ClientKind::Download => ClientMessage::Download {
+                id,
+                path: self.path.ok_or_else(|| missing("path"))?,
+                credit: self.credit.ok_or_else(|| missing("credit"))?,
+            },
+            ClientKind::Credit => ClientMessage::Credit {
+                id,
+                bytes: self.bytes.ok_or_else(|| missing("bytes"))?,
             },
         })
     }
@@ -210,6 +235,10 @@ struct ServerFrame {
     questions: Vec<QuestionInfo>,
     event: Option<BusEvent>,
     resume: Option<ResumeGrant>,
+    bytes: Option<u64>,
+    #[serde(default)]
+    archive: bool,
+    size: Option<u64>,
 }
 
 /// Parses one frame from a server, in one pass through a flat struct.
@@ -266,6 +295,15 @@ pub fn parse_server_message(text: &str) -> Result<ServerMessage, String> {
         }),
         ServerKind::Event => ServerMessage::Event {
             event: f.event.ok_or("event frame without event")?,
+        },
+        ServerKind::Credit => ServerMessage::Credit {
+            id: f.id,
+            bytes: f.bytes.ok_or("credit frame without bytes")?,
+        },
+        ServerKind::DownloadStart => ServerMessage::DownloadStart {
+            id: f.id,
+            archive: f.archive,
+            size: f.size,
         },
     })
 }

@@ -97,6 +97,44 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         reject: bool,
     },
+    /// Extension `transfer`: start writing a file (or, with `archive`, a
+    /// directory sent as a tar stream) at `path`; the data follow as binary
+    /// chunks within the `credit` the server grants, then `upload_end`.
+    Upload {
+        /// Correlation id of the transfer (its final `response` carries it).
+        id: String,
+        /// Where the file or directory goes, relative to the workdir or absolute.
+        path: String,
+        /// The data are a tar stream of a directory.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        archive: bool,
+    },
+    /// Extension `transfer`: every chunk of an upload is sent.
+    UploadEnd {
+        /// The upload's id.
+        id: String,
+        /// Bytes sent in all.
+        bytes: u64,
+        /// SHA-256 of the bytes sent, lowercase hex.
+        sha256: String,
+    },
+    /// Extension `transfer`: send the file (or the directory, as a tar
+    /// stream) at `path` as binary chunks, within `credit` bytes for now.
+    Download {
+        /// Correlation id of the transfer (its final `response` carries it).
+        id: String,
+        /// What to send, relative to the workdir or absolute.
+        path: String,
+        /// Bytes the server may send before the next `credit`.
+        credit: u64,
+    },
+    /// Extension `transfer`: the receiver of a download took `bytes` more.
+    Credit {
+        /// The transfer's id.
+        id: String,
+        /// Further bytes the sender may send.
+        bytes: u64,
+    },
 }
 
 /// A `hello` that takes over a session after a lost connection.
@@ -269,6 +307,26 @@ pub enum ServerMessage {
         /// The event.
         event: BusEvent,
     },
+    /// Extension `transfer`: the receiver of an upload took `bytes` more
+    /// (the first one also says the upload was allowed).
+    Credit {
+        /// The transfer's id.
+        id: String,
+        /// Further bytes the client may send.
+        bytes: u64,
+    },
+    /// Extension `transfer`: a download was allowed; binary chunks follow,
+    /// then the final `response` with their SHA-256.
+    DownloadStart {
+        /// The download's id.
+        id: String,
+        /// The chunks are a tar stream of a directory.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        archive: bool,
+        /// The file's size, when it is one file.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        size: Option<u64>,
+    },
 }
 
 impl ClientKind {
@@ -307,7 +365,11 @@ impl ServerMessage {
     /// The frame's correlation id, if it has one.
     pub fn id(&self) -> Option<&str> {
         match self {
-            Self::Tools { id, .. } | Self::Hello { id, .. } | Self::Progress { id, .. } => Some(id),
+            Self::Tools { id, .. }
+            | Self::Hello { id, .. }
+            | Self::Progress { id, .. }
+            | Self::Credit { id, .. }
+            | Self::DownloadStart { id, .. } => Some(id),
             Self::Response(frame) => Some(&frame.id),
             Self::SetRules(ack)
             | Self::SetActiveTools(ack)

@@ -16,6 +16,7 @@
 //! - `decode`: the measured one-pass decoders both ends use.
 
 mod call;
+pub mod chunk;
 mod decode;
 mod events;
 mod messages;
@@ -73,6 +74,9 @@ pub mod feature {
     /// A lost connection can be taken over by a new one: the session's
     /// calls run on and their results are delivered after the reconnect.
     pub const RESUME: &str = "resume";
+    /// Files and directories go in and out as binary chunks with flow
+    /// control (`upload`, `download`, `credit`).
+    pub const TRANSFER: &str = "transfer";
     /// Every feature this crate implements.
-    pub const ALL: [&str; 5] = [CANCEL, PROGRESS, INTERACTIVE, EVENTS, RESUME];
+    pub const ALL: [&str; 6] = [CANCEL, PROGRESS, INTERACTIVE, EVENTS, RESUME, TRANSFER];
 }

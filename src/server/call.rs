@@ -36,7 +36,7 @@ impl CallTable {
     }
 
     /// Registers a call; `false` when a call with this id is still running.
-    fn insert_new(&self, id: &str, stop: Arc<CallStop>) -> bool {
+    pub(super) fn insert_new(&self, id: &str, stop: Arc<CallStop>) -> bool {
         match self.calls.entry(id.to_owned()) {
             Entry::Occupied(_) => false,
             Entry::Vacant(slot) => {
@@ -74,6 +74,64 @@ impl CallTable {
     }
 }
 
+/// Registers a call (or a transfer) under the request id `id`: refused
+/// with an answer when the connection has its limit of calls in flight or
+/// a call with this id still runs. Returns the call's stop handle.
+pub(super) async fn register(session: &Session, id: &str) -> Option<Arc<CallStop>> {
+    let server = &session.server;
+    let refusal = if session.calls.len() >= server.config.max_in_flight {
+        format!(
+            "busy: {} calls are already in flight on this connection (limit {})",
+            session.calls.len(),
+            server.config.max_in_flight
+        )
+    } else {
+        let stop = Arc::new(CallStop::child_of(&session.closing));
+        if session.calls.insert_new(id, stop.clone()) {
+            return Some(stop);
+        }
+        format!("duplicate request id {id:?}: a call with this id is still running")
+    };
+    server.metrics().call_refused();
+    session
+        .send(&ServerMessage::Response(ResponseFrame::error(id, refusal)))
+        .await;
+    None
+}
+
+/// The context of a call (or a transfer) of `session` with request id
+/// `id`: the session's asker and progress sink when the client has those
+/// features.
+pub(super) fn call_context(
+    session: &Arc<Session>,
+    id: &str,
+    stop: &CallStop,
+    tool_call_id: &str,
+    session_id: &str,
+) -> CallContext {
+    let server = &session.server;
+    let features = session.features();
+    let mut ctx = CallContext::new(
+        server.executor.workdir().to_path_buf(),
+        server.executor.shared().clone(),
+    )
+    .for_call(tool_call_id, session_id)
+    .with_cancel(stop.cancel.clone());
+    if features.interactive {
+        ctx = ctx.with_asker(Arc::new(SessionAsker {
+            session: Arc::downgrade(session),
+            call_id: id.to_owned(),
+        }));
+    }
+    if features.progress {
+        ctx = ctx.with_progress(Arc::new(SessionProgress {
+            session: Arc::downgrade(session),
+            id: id.to_owned(),
+        }));
+    }
+    ctx
+}
+
 /// Admits a request or answers its refusal; runs an admitted one.
 pub(super) async fn start_call(
     session: &Arc<Session>,
@@ -88,14 +146,6 @@ pub(super) async fn start_call(
         server.executor.admit(&request.tool_name)
     };
     let admitted = match admitted {
-        Ok(_) if session.calls.len() >= server.config.max_in_flight => Err(format!(
-            "busy: {} calls are already in flight on this connection (limit {})",
-            session.calls.len(),
-            server.config.max_in_flight
-        )),
-        other => other,
-    };
-    let admitted = match admitted {
         Ok(admitted) => admitted,
         Err(error) => {
             server.metrics().call_refused();
@@ -104,14 +154,9 @@ pub(super) async fn start_call(
                 .await;
         }
     };
-    let stop = Arc::new(CallStop::child_of(&session.closing));
-    if !session.calls.insert_new(&id, stop.clone()) {
-        server.metrics().call_refused();
-        let error = format!("duplicate request id {id:?}: a call with this id is still running");
-        return session
-            .send(&ServerMessage::Response(ResponseFrame::error(id, error)))
-            .await;
-    }
+    let Some(stop) = register(session, &id).await else {
+        return;
+    };
     let timeout = timeout_ms.map_or(server.config.call_timeout, Duration::from_millis);
     let span = tracing::debug_span!("call", id = %id, tool = %request.tool_name, tool_call_id = %request.tool_call_id);
     let mut call =
@@ -135,23 +180,13 @@ async fn run_call(
     stop: Arc<CallStop>,
 ) {
     let server = session.server.clone();
-    let shared = server.executor.shared();
-    let features = session.features();
-    let mut ctx = CallContext::new(server.executor.workdir().to_path_buf(), shared.clone())
-        .for_call(&request.tool_call_id, &request.session_id)
-        .with_cancel(stop.cancel.clone());
-    if features.interactive {
-        ctx = ctx.with_asker(Arc::new(SessionAsker {
-            session: Arc::downgrade(&session),
-            call_id: id.clone(),
-        }));
-    }
-    if features.progress {
-        ctx = ctx.with_progress(Arc::new(SessionProgress {
-            session: Arc::downgrade(&session),
-            id: id.clone(),
-        }));
-    }
+    let ctx = call_context(
+        &session,
+        &id,
+        &stop,
+        &request.tool_call_id,
+        &request.session_id,
+    );
 
     let outcome = match execute(&server, admitted, request, ctx, &stop, timeout).await {
         Ok(outcome) => outcome,

@@ -141,6 +141,9 @@ pub(super) async fn read(
                     tokio::task::yield_now().await;
                 }
             }
+            Some(Ok(Frame::Binary(frame))) if session.features().transfer => {
+                super::transfer::chunk(&session, frame);
+            }
             Some(Ok(Frame::Binary(_))) => {
                 session
                     .refuse(InvalidMessage {

@@ -9,6 +9,7 @@ use super::call::start_call;
 use super::forward::forward_events;
 use super::resume::{Kept, replay, take_over};
 use super::session::{Features, Session};
+use super::transfer;
 use crate::context::QuestionAnswer;
 use crate::executor::stop::StopReason;
 use crate::protocol::{
@@ -65,6 +66,24 @@ pub(super) async fn dispatch(session: &Arc<Session>, text: &str) -> Option<Arc<S
         ClientMessage::QuestionReply { id, .. } if !features.hello => {
             refuse_extension(session, id, "question_reply").await;
         }
+        ClientMessage::Upload { id, .. }
+        | ClientMessage::UploadEnd { id, .. }
+        | ClientMessage::Download { id, .. }
+        | ClientMessage::Credit { id, .. }
+            if !features.transfer =>
+        {
+            refuse_extension(session, id, "transfer").await;
+        }
+        ClientMessage::Upload { id, path, archive } => {
+            transfer::start_upload(session, id, path, archive).await;
+        }
+        ClientMessage::UploadEnd { id, bytes, sha256 } => {
+            transfer::upload_end(session, &id, bytes, sha256);
+        }
+        ClientMessage::Download { id, path, credit } => {
+            transfer::start_download(session, id, path, credit).await;
+        }
+        ClientMessage::Credit { id, bytes } => transfer::credit(session, &id, bytes),
         ClientMessage::Cancel { id, target } => {
             session.calls.stop(&target, StopReason::Cancelled);
             session.send(&ServerMessage::Cancel(ack(id))).await;
@@ -123,6 +142,7 @@ async fn hello(
         progress: wants(feature::PROGRESS),
         interactive: wants(feature::INTERACTIVE),
         events: wants(feature::EVENTS),
+        transfer: wants(feature::TRANSFER),
     };
     let taken = match &resume {
         Some(request) if wants(feature::RESUME) && session.is_new() => {

@@ -10,6 +10,7 @@
 //! answers each, closes every socket and returns. With an idle timeout it
 //! also shuts down by itself once no client and no call was there for it.
 //!
+//! - `config`: [`ServerConfig`].
 //! - `auth`: the bearer token check.
 //! - `http`: `/metrics` and the WebSocket upgrade.
 //! - `session`: one client over any frame transport (writer, drain).
@@ -18,6 +19,7 @@
 //! - `dispatch`: frame → action, `hello`.
 //! - `call`: admission, the call path, the table of running calls.
 //! - `ask`: server-to-client asks.
+//! - `transfer`: uploads and downloads (feature `transfer`).
 //! - `forward`: events and progress.
 //! - `face`: calls without a session ([`ToolServer::call`], the server as
 //!   an [`Executor`](crate::Executor)) and services mounted beside `/ws`.
@@ -25,6 +27,7 @@
 mod ask;
 mod auth;
 mod call;
+mod config;
 mod connection;
 mod dispatch;
 mod face;
@@ -32,8 +35,10 @@ mod forward;
 mod http;
 mod resume;
 mod session;
+mod transfer;
 
 pub use auth::{Auth, MIN_TOKEN_BYTES, TokenDigest, TokenError};
+pub use config::ServerConfig;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -47,129 +52,11 @@ use hyper_util::service::TowerToHyperService;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::context::{DEFAULT_ASK_TIMEOUT, SharedState};
+use crate::context::SharedState;
 use crate::executor::LocalExecutor;
 use crate::metrics::ServerMetrics;
 
 use crate::transport::FrameTransport;
-
-/// Limits and timeouts of a [`ToolServer`]. Every field has a documented default.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct ServerConfig {
-    /// Calls running at once per connection; one more is refused with a
-    /// `busy` error at once. Default 64.
-    pub max_in_flight: usize,
-    /// Largest accepted message (and frame) in bytes; a larger one closes the
-    /// connection with 1009 before it is read. Default 16 MiB.
-    pub max_message_bytes: usize,
-    /// Time a client has to send its HTTP request (the WebSocket handshake)
-    /// after connecting. Default 10 s.
-    pub handshake_timeout: Duration,
-    /// Per-call timeout unless the request sets `timeout_ms`. Default 10 min.
-    /// (How long a stopped call's tool gets to clean up is the executor's:
-    /// [`LocalExecutor::with_cancel_grace`].)
-    pub call_timeout: Duration,
-    /// On shutdown, how long in-flight calls may still finish. Default 5 s.
-    pub shutdown_grace: Duration,
-    /// Once a session's last frame is out, how long closing the connection
-    /// (the close handshake) may take. Default 2 s.
-    pub close_timeout: Duration,
-    /// How long an interactive client has to answer a permission or question
-    /// ask; no answer ends the call as denied. Default 5 min.
-    pub ask_timeout: Duration,
-    /// A WebSocket ping goes to each client this often. Default 5 s; zero
-    /// turns the heartbeat off.
-    pub heartbeat_interval: Duration,
-    /// After this long without any frame from a client (a pong included),
-    /// its session ends as if it had disconnected. Default 15 s.
-    pub heartbeat_timeout: Duration,
-    /// How long a session whose client was granted `resume` waits after
-    /// its connection is lost: its calls run on and their results are kept
-    /// for the client's return; after this the calls are stopped. Default 60 s.
-    pub resume_grace: Duration,
-    /// With no client connected and no call running for this long,
-    /// [`ToolServer::serve`] shuts the server down by itself, so a sandbox
-    /// its orchestrator forgot does not live forever. Default none.
-    pub idle_timeout: Option<Duration>,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            max_in_flight: 64,
-            max_message_bytes: 16 << 20,
-            handshake_timeout: Duration::from_secs(10),
-            call_timeout: Duration::from_secs(600),
-            shutdown_grace: Duration::from_secs(5),
-            close_timeout: Duration::from_secs(2),
-            ask_timeout: DEFAULT_ASK_TIMEOUT,
-            heartbeat_interval: crate::wire::heartbeat::DEFAULT_HEARTBEAT_INTERVAL,
-            heartbeat_timeout: crate::wire::heartbeat::DEFAULT_HEARTBEAT_TIMEOUT,
-            resume_grace: Duration::from_secs(60),
-            idle_timeout: None,
-        }
-    }
-}
-
-impl ServerConfig {
-    /// Sets [`ServerConfig::max_in_flight`].
-    #[must_use]
-    pub fn max_in_flight(mut self, n: usize) -> Self {
-        self.max_in_flight = n;
-        self
-    }
-    /// Sets [`ServerConfig::max_message_bytes`].
-    #[must_use]
-    pub fn max_message_bytes(mut self, n: usize) -> Self {
-        self.max_message_bytes = n;
-        self
-    }
-    /// Sets [`ServerConfig::handshake_timeout`].
-    #[must_use]
-    pub fn handshake_timeout(mut self, d: Duration) -> Self {
-        self.handshake_timeout = d;
-        self
-    }
-    /// Sets [`ServerConfig::call_timeout`].
-    #[must_use]
-    pub fn call_timeout(mut self, d: Duration) -> Self {
-        self.call_timeout = d;
-        self
-    }
-    /// Sets [`ServerConfig::shutdown_grace`].
-    #[must_use]
-    pub fn shutdown_grace(mut self, d: Duration) -> Self {
-        self.shutdown_grace = d;
-        self
-    }
-    /// Sets [`ServerConfig::heartbeat_interval`] and
-    /// [`ServerConfig::heartbeat_timeout`].
-    #[must_use]
-    pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
-        self.heartbeat_interval = interval;
-        self.heartbeat_timeout = timeout;
-        self
-    }
-    /// Sets [`ServerConfig::resume_grace`].
-    #[must_use]
-    pub fn resume_grace(mut self, grace: Duration) -> Self {
-        self.resume_grace = grace;
-        self
-    }
-    /// Sets [`ServerConfig::idle_timeout`].
-    #[must_use]
-    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.idle_timeout = Some(timeout);
-        self
-    }
-    /// Sets [`ServerConfig::ask_timeout`].
-    #[must_use]
-    pub fn ask_timeout(mut self, d: Duration) -> Self {
-        self.ask_timeout = d;
-        self
-    }
-}
 
 /// State shared by every connection of one server.
 struct Inner {

@@ -36,6 +36,7 @@ pub(super) struct Features {
     pub(super) progress: bool,
     pub(super) interactive: bool,
     pub(super) events: bool,
+    pub(super) transfer: bool,
 }
 
 /// State of one session, shared by its reader, its calls and its askers.
@@ -48,6 +49,8 @@ pub(super) struct Session {
     link: RwLock<Option<Arc<FrameWriter>>>,
     pub(super) features: RwLock<Features>,
     pub(super) calls: CallTable,
+    /// The uploads and downloads among the calls, by request id.
+    pub(super) transfers: dashmap::DashMap<String, super::transfer::Transfer>,
     pub(super) asks: PendingTable<String, AskReply>,
     pub(super) next_ask: AtomicU64,
     /// Parent of every call's token: fires when the session ends.
@@ -71,6 +74,7 @@ impl Session {
             link: RwLock::new(Some(writer)),
             features: RwLock::new(Features::default()),
             calls: CallTable::default(),
+            transfers: dashmap::DashMap::new(),
             asks: PendingTable::new(),
             next_ask: AtomicU64::new(1),
             closing: CancellationToken::new(),
@@ -195,7 +199,11 @@ impl Session {
                 | ClientKind::Hello
                 | ClientKind::Cancel
                 | ClientKind::PermissionReply
-                | ClientKind::QuestionReply,
+                | ClientKind::QuestionReply
+                | ClientKind::Upload
+                | ClientKind::UploadEnd
+                | ClientKind::Download
+                | ClientKind::Credit,
             )
             | None => ServerMessage::Response(ResponseFrame::error(invalid.id, invalid.reason)),
         };
@@ -219,6 +227,7 @@ pub(super) async fn run(transport: impl FrameTransport, server: Arc<Inner>) {
     let mut close = ending.close;
     if ending.lost && session.kept.get().is_some() && !server.shutting_down.is_cancelled() {
         session.attach(None);
+        super::transfer::stop_all(&session);
         writer.finish(None).await;
         close = None;
         if resume::park(&session).await == Parking::TakenOver {

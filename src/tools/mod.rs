@@ -16,6 +16,7 @@ pub mod paths;
 pub(crate) mod process;
 pub mod question;
 pub mod read;
+pub(crate) mod transfer;
 pub mod user;
 pub mod write;
 

@@ -3,6 +3,7 @@
 //! table of callers waiting for a reply by id ([`PendingTable`]), and the
 //! heartbeat.
 
+pub(crate) mod chunks;
 pub(crate) mod heartbeat;
 mod pending;
 mod writer;

@@ -125,6 +125,98 @@ impl Place {
     /// # Errors
     /// A [`ToolError::Failed`] naming the step that failed.
     pub(super) fn write_atomic(&self, content: &[u8]) -> Result<bool, ToolError> {
+        self.write_with(|file| {
+            file.write_all(content)
+                .map_err(|e| self.failed("write", &e))
+        })
+    }
+
+    /// As [`Place::write_atomic`], with the content written by `fill` into
+    /// the temporary file; an error from `fill` leaves nothing behind and
+    /// the target as it was.
+    ///
+    /// # Errors
+    /// `fill`'s error, or a [`ToolError::Failed`] naming the step that failed.
+    pub(super) fn write_with(
+        &self,
+        fill: impl FnOnce(&mut std::fs::File) -> Result<(), ToolError>,
+    ) -> Result<bool, ToolError> {
+        let (dir, name) = self.parent_dir()?;
+        let existing = dir.symlink_metadata(&name).ok();
+        if let Some(meta) = &existing
+            && !meta.is_file()
+        {
+            return Err(ToolError::failed(format!(
+                "{} exists and is not a regular file",
+                self.shown
+            )));
+        }
+        let temp =
+            TempFile::create(&dir).map_err(|e| self.failed("create a temporary file for", &e))?;
+        let mut file = temp
+            .file
+            .try_clone()
+            .map_err(|e| self.failed("write", &e))?;
+        fill(&mut file)?;
+        file.sync_data().map_err(|e| self.failed("write", &e))?;
+        if let Some(meta) = &existing {
+            let _ = file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(
+                cap_std::fs::PermissionsExt::mode(&meta.permissions()),
+            ));
+        }
+        temp.persist(&name)
+            .map_err(|e| self.failed("replace", &e))?;
+        Ok(existing.is_some())
+    }
+
+    /// Makes a new directory at the place from `fill`, which gets the handle
+    /// of a temporary directory beside the target to fill; it is then
+    /// renamed to the target. The target must not exist or be an empty
+    /// directory. Nothing is left behind on an error.
+    ///
+    /// # Errors
+    /// `fill`'s error, a target that is in the way, or a failed step.
+    pub(super) fn make_dir_with(
+        &self,
+        fill: impl FnOnce(&Dir) -> Result<(), ToolError>,
+    ) -> Result<bool, ToolError> {
+        let (dir, name) = self.parent_dir()?;
+        let existing = dir.symlink_metadata(&name).ok();
+        if let Some(meta) = &existing
+            && !meta.is_dir()
+        {
+            return Err(ToolError::failed(format!(
+                "{} exists and is not a directory",
+                self.shown
+            )));
+        }
+        let temp = format!(".toolwire-{}", uuid::Uuid::new_v4().simple());
+        dir.create_dir(&temp)
+            .map_err(|e| self.failed("create a temporary directory for", &e))?;
+        let result = dir
+            .open_dir(&temp)
+            .map_err(|e| self.failed("open a temporary directory for", &e))
+            .and_then(|inside| fill(&inside))
+            .and_then(|()| {
+                dir.rename(&temp, &dir, &name).map_err(|e| {
+                    if e.raw_os_error() == Some(libc::ENOTEMPTY)
+                        || e.raw_os_error() == Some(libc::EEXIST)
+                    {
+                        ToolError::failed(format!("{} exists and is not empty", self.shown))
+                    } else {
+                        self.failed("rename into", &e)
+                    }
+                })
+            });
+        if result.is_err() {
+            let _ = dir.remove_dir_all(&temp);
+        }
+        result.map(|()| existing.is_some())
+    }
+
+    /// The handle of the target's own directory (created if missing) and
+    /// the target's name in it.
+    fn parent_dir(&self) -> Result<(Dir, OsString), ToolError> {
         let name: OsString = self
             .rel
             .file_name()
@@ -143,32 +235,7 @@ impl Place {
                 .open_dir(parent)
                 .map_err(|e| self.failed("open the directory of", &e))?
         };
-        let existing = dir.symlink_metadata(&name).ok();
-        if let Some(meta) = &existing
-            && !meta.is_file()
-        {
-            return Err(ToolError::failed(format!(
-                "{} exists and is not a regular file",
-                self.shown
-            )));
-        }
-        let temp =
-            TempFile::create(&dir).map_err(|e| self.failed("create a temporary file for", &e))?;
-        let mut file = temp
-            .file
-            .try_clone()
-            .map_err(|e| self.failed("write", &e))?;
-        file.write_all(content)
-            .and_then(|()| file.sync_data())
-            .map_err(|e| self.failed("write", &e))?;
-        if let Some(meta) = &existing {
-            let _ = file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(
-                cap_std::fs::PermissionsExt::mode(&meta.permissions()),
-            ));
-        }
-        temp.persist(&name)
-            .map_err(|e| self.failed("replace", &e))?;
-        Ok(existing.is_some())
+        Ok((dir, name))
     }
 }
 
