@@ -320,3 +320,119 @@ async fn up_serves_a_tools_file_inside_the_sandbox() {
         "{peek}"
     );
 }
+
+/// The stdout of a command that must succeed.
+fn text_out(output: &Output, what: &str) -> String {
+    assert!(
+        output.status.success(),
+        "{what} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cp_copies_files_and_directories_in_and_out_of_a_sandbox() {
+    if let Err(e) = bollard::Docker::connect_with_local_defaults() {
+        panic!("this test needs a running Docker engine: {e}");
+    }
+    let runtime = tempfile::tempdir().expect("runtime dir");
+    let local = tempfile::tempdir().expect("files");
+    let name = format!("cli-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let _down = Down {
+        runtime: runtime.path(),
+        name: name.clone(),
+    };
+    json_out(
+        &toolwire(runtime.path(), &["up", "--name", &name, "--json"], ""),
+        "toolwire up",
+    );
+    let file = local.path().join("notes.txt");
+    let content = "line one\nline two\n".repeat(50_000);
+    std::fs::write(&file, &content).expect("write");
+    let path = |p: &Path| p.to_str().expect("utf-8").to_owned();
+
+    // Into a directory of the sandbox (a trailing slash keeps the name).
+    let copied = text_out(
+        &toolwire(
+            runtime.path(),
+            &["cp", &path(&file), &format!("{name}:inbox/"), "--allow-all"],
+            "",
+        ),
+        "toolwire cp file in",
+    );
+    let sha = {
+        use sha2::Digest;
+        sha2::Sha256::digest(content.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    assert_eq!(
+        copied.trim(),
+        format!("copied a file: {} bytes, sha256 {sha}", content.len())
+    );
+    let listed = json_out(
+        &toolwire(
+            runtime.path(),
+            &[
+                "call",
+                &name,
+                "bash",
+                r#"{"command": "wc -c < inbox/notes.txt"}"#,
+                "--allow-all",
+            ],
+            "",
+        ),
+        "toolwire call bash",
+    );
+    assert_eq!(
+        listed["output"].as_str().map(str::trim),
+        Some(content.len().to_string().as_str())
+    );
+
+    // A directory in, then out again under a new name.
+    let tree = local.path().join("tree");
+    std::fs::create_dir_all(tree.join("a/b")).expect("mkdir");
+    std::fs::write(tree.join("a/b/c.txt"), "deep").expect("write");
+    text_out(
+        &toolwire(
+            runtime.path(),
+            &["cp", &path(&tree), &format!("{name}:tree"), "--allow-all"],
+            "",
+        ),
+        "toolwire cp dir in",
+    );
+    let back = local.path().join("back");
+    let out = text_out(
+        &toolwire(
+            runtime.path(),
+            &["cp", &format!("{name}:tree"), &path(&back)],
+            "",
+        ),
+        "toolwire cp dir out",
+    );
+    assert!(out.starts_with("copied a directory:"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(back.join("a/b/c.txt")).expect("copied back"),
+        "deep"
+    );
+
+    // Outside the workspace asks; without a terminal the ask is refused.
+    let refused = toolwire(
+        runtime.path(),
+        &[
+            "cp",
+            &format!("{name}:/etc/hostname"),
+            &path(&local.path().join("h")),
+        ],
+        "",
+    );
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("external_directory"), "{stderr}");
+    assert!(!local.path().join("h").exists());
+    let both_local = toolwire(runtime.path(), &["cp", "a", "b"], "");
+    assert!(!both_local.status.success());
+    assert!(String::from_utf8_lossy(&both_local.stderr).contains("NAME:path"));
+}

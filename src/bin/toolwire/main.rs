@@ -3,6 +3,7 @@
 
 mod ask;
 mod bench;
+mod copy;
 mod demo;
 mod detached;
 mod journal;
@@ -98,6 +99,9 @@ enum Command {
     /// Launch a sandbox and serve its tools to an MCP client over stdio
     /// (until stdin closes).
     Mcp(mcp::McpArgs),
+    /// Copy a file or directory into or out of a detached sandbox
+    /// (NAME:path on the sandbox's side), with a progress bar.
+    Cp(copy::CopyArgs),
     /// Remove a detached sandbox.
     Down {
         /// The sandbox's name (from `toolwire up`).
@@ -184,6 +188,7 @@ fn main() -> anyhow::Result<()> {
                 allow_all,
             } => sandboxes::exec(&name, format, allow_all).await,
             Command::Down { name } => sandboxes::down(&name).await,
+            Command::Cp(args) => copy::run(&args).await,
             Command::Mcp(args) => mcp::run(args).await,
             Command::Ps => sandboxes::ps().await,
             Command::Reap { all } => {

@@ -138,7 +138,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
 
 /// Connects to the detached sandbox `name`; asks are answered by
 /// [`TerminalAsker`] (approved with `allow_all`, refused without a terminal).
-async fn connect_to(name: &str, allow_all: bool) -> anyhow::Result<RemoteExecutor> {
+pub async fn connect_to(name: &str, allow_all: bool) -> anyhow::Result<RemoteExecutor> {
     let state = detached::load(&detached::state_dir()?, name)?;
     let peer_config = PeerConfig::default().interactive(Arc::new(TerminalAsker::new(allow_all)));
     let peer = Peer::connect(
