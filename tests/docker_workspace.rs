@@ -81,3 +81,47 @@ async fn the_workspace_belongs_to_the_tool_user() {
     assert_eq!(owner.output.trim(), "1000:1000 755\n1000", "{owner:?}");
     sandbox.shutdown().await.expect("shutdown");
 }
+
+#[tokio::test]
+async fn files_go_in_and_out_of_a_sandbox_without_a_mount_as_the_tool_user() {
+    use toolwire::Sandbox as _;
+    let launcher = launcher().await;
+    let sandbox = launcher
+        .launch(LaunchConfig::default().session("transfer"))
+        .await
+        .expect("launch");
+    allow_all(&sandbox).await;
+    let local = tempfile::tempdir().expect("tempdir");
+    let content: Vec<u8> = (0..32u32 * 1024 * 1024)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    std::fs::write(local.path().join("in.bin"), &content).expect("write");
+
+    let up = sandbox
+        .upload(&local.path().join("in.bin"), "data/in.bin")
+        .await
+        .expect("upload");
+    assert_eq!(up.bytes, content.len() as u64);
+    let inside = bash(
+        &sandbox,
+        "sha256sum data/in.bin | cut -c1-64; stat -c %u data/in.bin; id -u",
+    )
+    .await;
+    let lines: Vec<&str> = inside.output.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", inside.output);
+    assert_eq!(lines[0], up.sha256, "the sandbox's own sha256sum");
+    assert_eq!(lines[1], lines[2], "the file belongs to the tool user");
+
+    let made = bash(&sandbox, "mkdir -p out/x && echo made > out/x/y && echo ok").await;
+    assert_eq!(made.output.trim(), "ok");
+    let down = sandbox
+        .download("out", &local.path().join("out"))
+        .await
+        .expect("download");
+    assert!(down.archive);
+    assert_eq!(
+        std::fs::read_to_string(local.path().join("out/x/y")).expect("downloaded"),
+        "made\n"
+    );
+    sandbox.shutdown().await.expect("shutdown");
+}
