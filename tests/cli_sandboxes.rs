@@ -361,16 +361,10 @@ async fn cp_copies_files_and_directories_in_and_out_of_a_sandbox() {
         ),
         "toolwire cp file in",
     );
-    let sha = {
-        use sha2::Digest;
-        sha2::Sha256::digest(content.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    };
+    let checksum = blake3::hash(content.as_bytes()).to_hex().to_string();
     assert_eq!(
         copied.trim(),
-        format!("copied a file: {} bytes, sha256 {sha}", content.len())
+        format!("copied a file: {} bytes, blake3 {checksum}", content.len())
     );
     let listed = json_out(
         &toolwire(

@@ -109,7 +109,18 @@ async fn files_go_in_and_out_of_a_sandbox_without_a_mount_as_the_tool_user() {
     .await;
     let lines: Vec<&str> = inside.output.lines().collect();
     assert_eq!(lines.len(), 3, "{}", inside.output);
-    assert_eq!(lines[0], up.sha256, "the sandbox's own sha256sum");
+    let sha256: String = {
+        use sha2::Digest;
+        sha2::Sha256::digest(&content)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    assert_eq!(
+        lines[0], sha256,
+        "the sandbox's own sha256sum of what arrived"
+    );
+    assert_eq!(up.blake3, blake3::hash(&content).to_hex().to_string());
     assert_eq!(lines[1], lines[2], "the file belongs to the tool user");
 
     let made = bash(&sandbox, "mkdir -p out/x && echo made > out/x/y && echo ok").await;

@@ -188,7 +188,7 @@ fn generated_client_messages() -> Vec<ClientMessage> {
                 ClientKind::UploadEnd => ClientMessage::UploadEnd {
                     id: id.clone(),
                     bytes: n as u64 * 1000,
-                    sha256: text.to_string(),
+                    blake3: text.to_string(),
                 },
                 ClientKind::Download => ClientMessage::Download {
                     id: id.clone(),

@@ -1,6 +1,6 @@
 //! Uploads and downloads (feature `transfer`) against an in-process server
 //! over a real WebSocket: files and directories round-trip byte for byte
-//! with their SHA-256; a wrong checksum, an interrupted upload or a client
+//! with their BLAKE3 checksum; a wrong checksum, an interrupted upload or a client
 //! that sends past its credit leave no file under the final name; a path
 //! outside the workdir asks `external_directory`; calls on the same
 //! connection keep flowing during a transfer.
@@ -15,7 +15,6 @@ use async_trait::async_trait;
 use common::{TestServer, next_json, raw_connect, send_text, within};
 use futures::SinkExt;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use tokio_tungstenite::tungstenite::Message;
 use toolwire::context::QuestionAnswer;
 use toolwire::protocol::{PermissionAsk, PermissionReply, QuestionAsk};
@@ -36,11 +35,8 @@ fn data(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-fn sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+fn blake3(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex().to_string()
 }
 
 fn allow_edit() -> Vec<PermissionRule> {
@@ -73,7 +69,7 @@ async fn a_file_goes_up_and_comes_back_byte_for_byte() {
     .await
     .expect("upload");
     assert_eq!(up.bytes, content.len() as u64);
-    assert_eq!(up.sha256, sha256(&content));
+    assert_eq!(up.blake3, blake3(&content));
     assert!(!up.archive);
     let remote = server.workdir.path().join("sub/dir/in.bin");
     assert_eq!(std::fs::read(&remote).expect("uploaded"), content);
@@ -85,7 +81,7 @@ async fn a_file_goes_up_and_comes_back_byte_for_byte() {
     )
     .await
     .expect("download");
-    assert_eq!(down.sha256, up.sha256);
+    assert_eq!(down.blake3, up.blake3);
     assert_eq!(
         std::fs::read(local.path().join("back.bin")).expect("downloaded"),
         content
@@ -263,7 +259,7 @@ async fn a_wrong_checksum_leaves_no_file() {
     let wrong = "0".repeat(64);
     send_text(
         &mut socket,
-        &json!({"type": "upload_end", "id": "u1", "bytes": 5, "sha256": wrong}).to_string(),
+        &json!({"type": "upload_end", "id": "u1", "bytes": 5, "blake3": wrong}).to_string(),
     )
     .await;
     let answer = next_json(&mut socket).await;
@@ -284,7 +280,7 @@ async fn a_wrong_checksum_leaves_no_file() {
     socket.send(chunk("u2", b"hello")).await.expect("chunk");
     send_text(
         &mut socket,
-        &json!({"type": "upload_end", "id": "u2", "bytes": 5, "sha256": sha256(b"hello")})
+        &json!({"type": "upload_end", "id": "u2", "bytes": 5, "blake3": blake3(b"hello")})
             .to_string(),
     )
     .await;

@@ -11,7 +11,6 @@ use std::io::Write as _;
 use std::time::{Duration, Instant};
 
 use common::within;
-use sha2::{Digest, Sha256};
 use toolwire::{Action, Endpoint, Peer, PeerConfig, PermissionRule, WsConfig};
 
 const GIB: usize = 1024 * 1024 * 1024;
@@ -41,7 +40,7 @@ fn write_gibibyte(path: &std::path::Path) -> String {
         })
         .collect();
     let mut file = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
-    let mut hasher = Sha256::new();
+    let mut hasher = blake3::Hasher::new();
     let mut tagged = block;
     for index in 0..(GIB / BLOCK) as u64 {
         tagged[..8].copy_from_slice(&index.to_le_bytes());
@@ -49,11 +48,7 @@ fn write_gibibyte(path: &std::path::Path) -> String {
         hasher.update(&tagged);
     }
     file.flush().expect("flush");
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hasher.finalize().to_hex().to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -62,7 +57,7 @@ async fn a_gibibyte_goes_up_and_back_in_bounded_memory_at_both_ends() {
     let work = dirs.path().join("work");
     std::fs::create_dir_all(&work).expect("mkdir");
     let local = dirs.path().join("big.bin");
-    let sha256 = write_gibibyte(&local);
+    let checksum = write_gibibyte(&local);
 
     let server = common::binary::start_server_binary(&[
         "--listen",
@@ -100,7 +95,7 @@ async fn a_gibibyte_goes_up_and_back_in_bounded_memory_at_both_ends() {
     .expect("upload");
     let up_s = started.elapsed().as_secs_f64();
     assert_eq!(up.bytes, GIB as u64);
-    assert_eq!(up.sha256, sha256);
+    assert_eq!(up.blake3, checksum);
     assert_eq!(
         std::fs::metadata(work.join("big.bin"))
             .expect("uploaded")
@@ -118,19 +113,15 @@ async fn a_gibibyte_goes_up_and_back_in_bounded_memory_at_both_ends() {
     .await
     .expect("download");
     let down_s = started.elapsed().as_secs_f64();
-    assert_eq!(down.sha256, sha256, "the server's checksum");
-    let mut hasher = Sha256::new();
+    assert_eq!(down.blake3, checksum, "the server's checksum");
+    let mut hasher = blake3::Hasher::new();
     std::io::copy(
         &mut std::fs::File::open(&back).expect("downloaded"),
         &mut hasher,
     )
     .expect("hash");
-    let written: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    assert_eq!(written, sha256, "the bytes on this machine's disk");
+    let written = hasher.finalize().to_hex().to_string();
+    assert_eq!(written, checksum, "the bytes on this machine's disk");
 
     let server_peak = status_kib(&pid, "VmHWM:");
     let client_peak = status_kib("self", "VmHWM:");

@@ -2,7 +2,7 @@
 //! tar stream, in binary chunks within the receiver's credit, so a transfer
 //! of any size holds a few MiB at either end and the calls on the same
 //! connection keep flowing. The receiver writes beside the target and
-//! renames over it only when the SHA-256 matches.
+//! renames over it only when the BLAKE3 matches.
 //!
 //! The server may be hostile: a chunk beyond the credit this client
 //! granted, or for a transfer it does not run, is refused or dropped, and
@@ -33,8 +33,8 @@ const MAX_ERROR_CHARS: usize = 2000;
 pub struct Transferred {
     /// Bytes on the wire (a directory's tar stream).
     pub bytes: u64,
-    /// SHA-256 of those bytes, lowercase hex, as both ends computed it.
-    pub sha256: String,
+    /// BLAKE3 of those bytes, lowercase hex, as both ends computed it.
+    pub blake3: String,
     /// Whether a directory went as a tar stream.
     pub archive: bool,
 }
@@ -184,7 +184,7 @@ impl Peer {
             Some(reply) => reply,
             None => {
                 let sums = read.await.map_err(|e| local_error(local, e.to_string()))?;
-                let (bytes, sha256) = match sums {
+                let (bytes, blake3) = match sums {
                     Ok(sums) => sums,
                     Err(e) => {
                         shared.cancel_remote(id);
@@ -194,7 +194,7 @@ impl Peer {
                 let end = ClientMessage::UploadEnd {
                     id: id.to_string(),
                     bytes,
-                    sha256,
+                    blake3,
                 };
                 shared.send(&end, Contention::Shared, None).await?;
                 pending.wait().await
@@ -306,7 +306,7 @@ fn end(shared: &Shared, id: u64, done: &Transferred) {
     if let Some(entry) = shared.transfers.get(&id)
         && let Transfer::Download { inbound, .. } = entry.value()
     {
-        inbound.end(done.bytes, done.sha256.clone());
+        inbound.end(done.bytes, done.blake3.clone());
     }
 }
 
@@ -339,18 +339,18 @@ fn finished(reply: ServerMessage, archive: bool) -> Result<Transferred, Transfer
         .metadata
         .get("bytes")
         .and_then(serde_json::Value::as_u64);
-    let sha256 = response
+    let blake3 = response
         .metadata
-        .get("sha256")
+        .get("blake3")
         .and_then(serde_json::Value::as_str);
-    match (bytes, sha256) {
-        (Some(bytes), Some(sha256)) if sha256.len() == 64 => Ok(Transferred {
+    match (bytes, blake3) {
+        (Some(bytes), Some(blake3)) if blake3.len() == 64 => Ok(Transferred {
             bytes,
-            sha256: sha256.to_owned(),
+            blake3: blake3.to_owned(),
             archive,
         }),
         _ => Err(
-            CallError::Protocol("a transfer's response without its bytes and sha256".into()).into(),
+            CallError::Protocol("a transfer's response without its bytes and blake3".into()).into(),
         ),
     }
 }

@@ -52,7 +52,7 @@ struct ClientFrame {
     #[serde(default)]
     archive: bool,
     bytes: Option<u64>,
-    sha256: Option<String>,
+    blake3: Option<String>,
     credit: Option<u64>,
 }
 
@@ -130,7 +130,7 @@ impl ClientFrame {
             ClientKind::UploadEnd => ClientMessage::UploadEnd {
                 id,
                 bytes: self.bytes.ok_or_else(|| missing("bytes"))?,
-                sha256: self.sha256.ok_or_else(|| missing("sha256"))?,
+                blake3: self.blake3.ok_or_else(|| missing("blake3"))?,
             },
             ClientKind::Download => ClientMessage::Download {
                 id,

@@ -115,8 +115,8 @@ pub enum ClientMessage {
         id: String,
         /// Bytes sent in all.
         bytes: u64,
-        /// SHA-256 of the bytes sent, lowercase hex.
-        sha256: String,
+        /// BLAKE3 of the bytes sent, lowercase hex.
+        blake3: String,
     },
     /// Extension `transfer`: send the file (or the directory, as a tar
     /// stream) at `path` as binary chunks, within `credit` bytes for now.
@@ -316,7 +316,7 @@ pub enum ServerMessage {
         bytes: u64,
     },
     /// Extension `transfer`: a download was allowed; binary chunks follow,
-    /// then the final `response` with their SHA-256.
+    /// then the final `response` with their BLAKE3.
     DownloadStart {
         /// The download's id.
         id: String,

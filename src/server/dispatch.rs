@@ -77,8 +77,8 @@ pub(super) async fn dispatch(session: &Arc<Session>, text: &str) -> Option<Arc<S
         ClientMessage::Upload { id, path, archive } => {
             transfer::start_upload(session, id, path, archive).await;
         }
-        ClientMessage::UploadEnd { id, bytes, sha256 } => {
-            transfer::upload_end(session, &id, bytes, sha256);
+        ClientMessage::UploadEnd { id, bytes, blake3 } => {
+            transfer::upload_end(session, &id, bytes, blake3);
         }
         ClientMessage::Download { id, path, credit } => {
             transfer::start_download(session, id, path, credit).await;

@@ -2,7 +2,7 @@
 //! of the session (its request id, the in-flight limit, `cancel`, the end
 //! of the session stop it), whose data go as binary chunks within the
 //! receiver's credit (`wire::chunks`) and whose one final `response` says
-//! what was written or sent, with the SHA-256. The file work is the tools'
+//! what was written or sent, with the BLAKE3. The file work is the tools'
 //! (`tools::transfer`), done on a blocking thread.
 //!
 //! A transfer does not survive its connection: when the connection is lost
@@ -55,11 +55,11 @@ pub(super) async fn start_upload(session: &Arc<Session>, id: String, path: Strin
 }
 
 /// `upload_end`: the sender's count and checksum, after its last chunk.
-pub(super) fn upload_end(session: &Session, id: &str, bytes: u64, sha256: String) {
+pub(super) fn upload_end(session: &Session, id: &str, bytes: u64, blake3: String) {
     if let Some(entry) = session.transfers.get(id)
         && let Transfer::Upload(inbound) = entry.value()
     {
-        inbound.end(bytes, sha256);
+        inbound.end(bytes, blake3);
     }
 }
 
@@ -166,12 +166,12 @@ async fn upload(
         loop {
             tokio::select! {
                 done = &mut work => {
-                    let ((bytes, sha256), replaced) = done
+                    let ((bytes, blake3), replaced) = done
                         .map_err(|e| ToolError::failed(format!("the upload failed: {e}")))??;
                     return Ok(ToolResponse::text(format!("Uploaded {shown} ({bytes} bytes)"))
                         .with_title(shown)
                         .with_metadata("bytes", bytes)
-                        .with_metadata("sha256", sha256)
+                        .with_metadata("blake3", blake3)
                         .with_metadata("created", !replaced));
                 }
                 n = consumed.recv() => {
@@ -269,13 +269,13 @@ async fn download(
             sent = sending => sent?,
             () = stop.cancel.cancelled() => return Err(ToolError::failed(stop.reason().message())),
         }
-        let (bytes, sha256) = work
+        let (bytes, blake3) = work
             .await
             .map_err(|e| ToolError::failed(format!("the download failed: {e}")))??;
         Ok(ToolResponse::text(format!("Sent {shown} ({bytes} bytes)"))
             .with_title(shown)
             .with_metadata("bytes", bytes)
-            .with_metadata("sha256", sha256))
+            .with_metadata("blake3", blake3))
     };
     let outcome = match sent.await {
         Ok(response) => Outcome::Response(response),

@@ -12,7 +12,7 @@
 use std::io::{Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use sha2::{Digest, Sha256};
+use blake3::Hasher as Blake3;
 use tokio::sync::mpsc;
 
 use crate::protocol::chunk;
@@ -21,18 +21,22 @@ use crate::protocol::chunk;
 pub(crate) const WINDOW_BYTES: u64 = 4 * 1024 * 1024;
 /// The receiver grants again once its worker consumed this much.
 pub(crate) const GRANT_BYTES: u64 = WINDOW_BYTES / 4;
+/// The worker reports what it consumed in steps of this (or before it
+/// waits): a report wakes the async side, and one per read was measured
+/// as a good part of a transfer's context switches.
+const REPORT_BYTES: u64 = GRANT_BYTES / 2;
 
 /// What a transfer's receiving worker gets.
 #[derive(Debug)]
 pub(crate) enum Piece {
     /// A whole binary frame and where its data start.
     Data(Vec<u8>, usize),
-    /// The sender is done: its count and SHA-256 (lowercase hex).
+    /// The sender is done: its count and BLAKE3 (lowercase hex).
     End {
         /// Bytes sent in all.
         bytes: u64,
-        /// SHA-256 of them.
-        sha256: String,
+        /// BLAKE3 of them.
+        blake3: String,
     },
 }
 
@@ -56,9 +60,10 @@ impl Inbound {
         let reader = ChunkReader {
             queue,
             current: None,
-            hasher: Sha256::new(),
+            hasher: Blake3::new(),
             bytes: 0,
             consumed,
+            unreported: 0,
             end: None,
         };
         (inbound, reader)
@@ -88,8 +93,8 @@ impl Inbound {
     }
 
     /// The sender's last word.
-    pub(crate) fn end(&self, bytes: u64, sha256: String) {
-        let _ = self.pieces.send(Piece::End { bytes, sha256 });
+    pub(crate) fn end(&self, bytes: u64, blake3: String) {
+        let _ = self.pieces.send(Piece::End { bytes, blake3 });
     }
 }
 
@@ -100,9 +105,11 @@ impl Inbound {
 pub(crate) struct ChunkReader {
     queue: mpsc::UnboundedReceiver<Piece>,
     current: Option<(Vec<u8>, usize)>,
-    hasher: Sha256,
+    hasher: Blake3,
     bytes: u64,
     consumed: mpsc::UnboundedSender<u64>,
+    /// Bytes read and not yet reported on `consumed`.
+    unreported: u64,
     end: Option<(u64, String)>,
 }
 
@@ -116,7 +123,10 @@ impl Read for ChunkReader {
                     self.hasher.update(&out[..n]);
                     *at += n;
                     self.bytes += n as u64;
-                    let _ = self.consumed.send(n as u64);
+                    self.unreported += n as u64;
+                    if self.unreported >= REPORT_BYTES {
+                        let _ = self.consumed.send(std::mem::take(&mut self.unreported));
+                    }
                     return Ok(n);
                 }
                 self.current = None;
@@ -124,9 +134,13 @@ impl Read for ChunkReader {
             if self.end.is_some() {
                 return Ok(0);
             }
+            // About to wait: what was read so far is granted again first.
+            if self.unreported > 0 && self.queue.is_empty() {
+                let _ = self.consumed.send(std::mem::take(&mut self.unreported));
+            }
             match self.queue.blocking_recv() {
                 Some(Piece::Data(frame, at)) => self.current = Some((frame, at)),
-                Some(Piece::End { bytes, sha256 }) => self.end = Some((bytes, sha256)),
+                Some(Piece::End { bytes, blake3 }) => self.end = Some((bytes, blake3)),
                 None => {
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::UnexpectedEof,
@@ -146,18 +160,18 @@ impl ChunkReader {
     /// The transfer was interrupted, or what came is not what was sent.
     pub(crate) fn finish(&mut self) -> Result<(u64, String), String> {
         std::io::copy(self, &mut std::io::sink()).map_err(|e| e.to_string())?;
-        let (bytes, sha256) = self.end.take().unwrap_or_default();
-        let got = hex(&std::mem::take(&mut self.hasher).finalize());
+        let (bytes, blake3) = self.end.take().unwrap_or_default();
+        let got = self.hasher.finalize().to_hex().to_string();
         if bytes != self.bytes {
             return Err(format!(
                 "the sender says it sent {bytes} bytes, {} arrived",
                 self.bytes
             ));
         }
-        if !sha256.eq_ignore_ascii_case(&got) {
+        if !blake3.eq_ignore_ascii_case(&got) {
             return Err(format!(
-                "checksum mismatch: the sender's SHA-256 is {}, the data's is {got}",
-                crate::protocol::short(&sha256)
+                "checksum mismatch: the sender's BLAKE3 is {}, the data's is {got}",
+                crate::protocol::short(&blake3)
             ));
         }
         Ok((bytes, got))
@@ -173,7 +187,7 @@ pub(crate) struct ChunkWriter {
     chunks: mpsc::Sender<Vec<u8>>,
     buffer: Vec<u8>,
     header: usize,
-    hasher: Sha256,
+    hasher: Blake3,
     bytes: u64,
 }
 
@@ -194,7 +208,7 @@ impl ChunkWriter {
             chunks,
             header: buffer.len(),
             buffer,
-            hasher: Sha256::new(),
+            hasher: Blake3::new(),
             bytes: 0,
         };
         Ok((writer, queue))
@@ -211,13 +225,13 @@ impl ChunkWriter {
         })
     }
 
-    /// Sends the last chunk; the count and SHA-256 of everything written.
+    /// Sends the last chunk; the count and BLAKE3 of everything written.
     ///
     /// # Errors
     /// The async side stopped the transfer.
     pub(crate) fn finish(mut self) -> std::io::Result<(u64, String)> {
         self.send_buffer()?;
-        Ok((self.bytes, hex(&self.hasher.finalize())))
+        Ok((self.bytes, self.hasher.finalize().to_hex().to_string()))
     }
 }
 
@@ -237,15 +251,6 @@ impl Write for ChunkWriter {
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
-}
-
-/// Lowercase hex of a digest.
-pub(crate) fn hex(digest: &[u8]) -> String {
-    use std::fmt::Write as _;
-    digest.iter().fold(String::with_capacity(64), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
 }
 
 #[cfg(test)]
@@ -271,12 +276,12 @@ mod tests {
             assert_eq!(id, "t1");
             inbound.accept(frame, at).expect("within credit");
         }
-        let (data, (bytes, sha256)) = sent.join().expect("writer");
-        inbound.end(bytes, sha256.clone());
+        let (data, (bytes, blake3)) = sent.join().expect("writer");
+        inbound.end(bytes, blake3.clone());
         let mut back = Vec::new();
         reader.read_to_end(&mut back).expect("read");
         assert_eq!(back, data);
-        assert_eq!(reader.finish().expect("same sums"), (bytes, sha256));
+        assert_eq!(reader.finish().expect("same sums"), (bytes, blake3));
         let mut total = 0;
         while let Ok(n) = consumed.try_recv() {
             total += n;

@@ -129,8 +129,8 @@ fn report(done: &Transferred) {
         "a file"
     };
     println!(
-        "copied {what}: {} bytes, sha256 {}",
-        done.bytes, done.sha256
+        "copied {what}: {} bytes, blake3 {}",
+        done.bytes, done.blake3
     );
 }
 
