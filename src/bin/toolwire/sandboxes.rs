@@ -55,10 +55,22 @@ pub struct UpArgs {
     tools_file: Option<PathBuf>,
 }
 
+/// A sandbox's network, as clap reads it.
 #[derive(Debug, Clone, Copy, ValueEnum)]
-enum NetworkArg {
+pub enum NetworkArg {
+    /// Docker's bridge, the server's port published on 127.0.0.1.
     Bridge,
+    /// No network; the WebSocket runs over a Unix socket.
     None,
+}
+
+impl From<NetworkArg> for Network {
+    fn from(arg: NetworkArg) -> Self {
+        match arg {
+            NetworkArg::Bridge => Network::Bridge,
+            NetworkArg::None => Network::None,
+        }
+    }
 }
 
 /// A model API's tool format, as clap reads it.
@@ -84,10 +96,7 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let mut config = LaunchConfig::default()
         .session(name.clone())
         .detached(true)
-        .network(match args.network {
-            NetworkArg::Bridge => Network::Bridge,
-            NetworkArg::None => Network::None,
-        });
+        .network(args.network.into());
     if let Some(workspace) = &args.workspace {
         let workspace = workspace
             .canonicalize()

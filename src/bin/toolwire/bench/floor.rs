@@ -17,14 +17,25 @@ pub async fn echo_floor_server(listen: &str) -> anyhow::Result<()> {
                 return;
             };
             let (mut sink, mut stream) = ws.split();
+            // Bytes of binary frames received (the bulk floor).
+            let mut bulk = 0u64;
             // Echo everything already received, then flush once: the best a
             // raw echo can do (toolwire's writers batch the same way).
             while let Some(Ok(message)) = stream.next().await {
                 let mut pending = Some(message);
                 while let Some(message) = pending.take() {
-                    if let Message::Text(text) = message
-                        && sink.feed(Message::Text(text)).await.is_err()
-                    {
+                    let sent = match message {
+                        Message::Binary(data) => {
+                            bulk += data.len() as u64;
+                            Ok(())
+                        }
+                        Message::Text(text) if text.starts_with(BULK_PREFIX) => {
+                            bulk_command(&text, &mut bulk, &mut sink).await
+                        }
+                        Message::Text(text) => sink.feed(Message::Text(text)).await,
+                        _ => Ok(()),
+                    };
+                    if sent.is_err() {
                         return;
                     }
                     if let Some(Some(Ok(next))) = stream.next().now_or_never() {
@@ -36,6 +47,39 @@ pub async fn echo_floor_server(listen: &str) -> anyhow::Result<()> {
                 }
             }
         });
+    }
+}
+
+/// Text frames of the bulk floor start with this: `bulk-end` answers the
+/// count of binary bytes received; `bulk-send:N` sends N bytes as binary
+/// frames of a transfer's chunk size, then `bulk-done`.
+pub(super) const BULK_PREFIX: &str = "bulk-";
+
+async fn bulk_command(
+    text: &str,
+    received: &mut u64,
+    sink: &mut futures::stream::SplitSink<
+        tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+        Message,
+    >,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    if text == "bulk-end" {
+        sink.send(Message::text(std::mem::take(received).to_string()))
+            .await
+    } else if let Some(n) = text
+        .strip_prefix("bulk-send:")
+        .and_then(|n| n.parse::<u64>().ok())
+    {
+        let chunk = bytes::Bytes::from(vec![7u8; toolwire::protocol::chunk::CHUNK_BYTES]);
+        let mut left = n;
+        while left > 0 {
+            let len = left.min(chunk.len() as u64) as usize;
+            sink.feed(Message::Binary(chunk.slice(..len))).await?;
+            left -= len as u64;
+        }
+        sink.send(Message::text("bulk-done")).await
+    } else {
+        Ok(())
     }
 }
 

@@ -12,17 +12,23 @@
 //! - the server's resident memory, idle and under the 64-in-flight load.
 //! - the echo rate again with every call journaled (SQLite), vs without.
 //! - echo over MCP (`/mcp`, rmcp's client) vs the native WebSocket path.
+//!
+//! With `--scale` (`scale`): how costs grow — bulk transfer (`transfer`)
+//! against a raw WebSocket binary stream.
 
 mod containers;
+mod fleet;
 mod floor;
 mod mcp;
 mod measure;
 mod permission;
 mod report;
+mod scale;
+mod transfer;
 
 use containers::containers;
 pub use floor::echo_floor_server;
-use floor::{FloorClient, floor_config, floor_latency, floor_rate, spawn_floor};
+use floor::{FloorClient, FloorSocket, floor_config, floor_latency, floor_rate, spawn_floor};
 use measure::{
     bash_tool, concurrent_sleeps, echo_frame, median_ms, percentile, rss_kib, tool_latency,
     tool_rate,
@@ -70,6 +76,22 @@ pub struct BenchArgs {
     /// Skip the container measurements.
     #[arg(long)]
     no_docker: bool,
+    /// Measure how costs grow instead (`scale`): bulk transfer against a
+    /// raw WebSocket stream, many sandboxes at once.
+    #[arg(long)]
+    scale: bool,
+    /// Sandboxes launched at once, measured idle and under load by `--scale`.
+    #[arg(long, default_value_t = 50)]
+    parallel: usize,
+    /// The network of the sandboxes `--scale` launches.
+    #[arg(long, value_enum, default_value_t = crate::sandboxes::NetworkArg::Bridge)]
+    network: crate::sandboxes::NetworkArg,
+    /// Sandboxes brought up at once by `--scale` (the host's capacity).
+    #[arg(long, default_value_t = 200)]
+    many: usize,
+    /// MiB moved each way by the transfer measurement of `--scale`.
+    #[arg(long, default_value_t = 256)]
+    transfer_mib: usize,
     /// Run the client side (floor client and toolwire client alike) on a
     /// current-thread runtime instead of a multi-thread one.
     #[arg(long)]
@@ -122,6 +144,9 @@ fn spawn_ready(program: &PathBuf, args: &[&str]) -> anyhow::Result<(Child, Strin
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe()?;
     let server_binary = exe.with_file_name("toolwire-server");
+    if args.scale {
+        return scale::run(&args, &exe, &server_binary).await;
+    }
     let dir = tempfile::tempdir()?;
     let token = uuid::Uuid::new_v4().simple().to_string();
     let token_file = dir.path().join("token");

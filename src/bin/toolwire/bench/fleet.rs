@@ -1,0 +1,254 @@
+//! Many sandboxes on one host, each figure with its floor in the same run:
+//! N launched at once vs N bare containers started at once; the memory of
+//! an idle sandbox by its cgroup; the echo rate over N sandboxes vs one
+//! sandbox with the same total in flight; M sandboxes up at once, each
+//! answering, and their echo latency afterwards.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+use bollard::query_parameters::StatsOptions;
+use futures::future::join_all;
+use toolwire::docker::DockerSandbox;
+
+/// Calls in flight per sandbox in the many-sandbox rate.
+const PER_SANDBOX_IN_FLIGHT: usize = 8;
+/// Calls made per sandbox in the many-sandbox rate.
+const PER_SANDBOX_CALLS: usize = 2000;
+
+/// The fleet figures, as a JSON object to merge into the report.
+pub(super) async fn fleet_figures(
+    parallel: usize,
+    many: usize,
+    network: toolwire::docker::Network,
+) -> anyhow::Result<Value> {
+    let launcher = DockerLauncher::connect(ImageConfig::default()).await?;
+    let image = launcher.ensure_image(&|_| {}).await?;
+    let config = LaunchConfig::default()
+        .session("bench-fleet")
+        .server_args(vec![
+            "--bench-tools".into(),
+            "--max-in-flight".into(),
+            (parallel * PER_SANDBOX_IN_FLIGHT).to_string(),
+        ]);
+
+    let floor_ms = bare_containers_at_once(&launcher, &image, parallel).await?;
+    let started = Instant::now();
+    let sandboxes = launch_answering(&launcher, &config, parallel).await?;
+    let launch_ms = started.elapsed().as_secs_f64() * 1000.0;
+
+    let mut memory = Vec::new();
+    for sandbox in &sandboxes {
+        memory.push(cgroup_memory_kib(&launcher, sandbox.id()).await?);
+    }
+    memory.sort_unstable();
+    let idle_mem_kib = memory[memory.len() / 2];
+
+    // The same total in flight: over every sandbox, then through one.
+    let executors: Vec<Arc<RemoteExecutor>> = sandboxes
+        .iter()
+        .map(|s| Arc::new(RemoteExecutor::new(s.executor().peer().clone())))
+        .collect();
+    let total_in_flight = parallel * PER_SANDBOX_IN_FLIGHT;
+    let rps_many = echo_rate(&executors, PER_SANDBOX_IN_FLIGHT, PER_SANDBOX_CALLS).await?;
+    let rps_one = echo_rate(
+        &executors[..1],
+        total_in_flight,
+        PER_SANDBOX_CALLS * parallel,
+    )
+    .await?;
+    shutdown_all(sandboxes).await;
+
+    let started = Instant::now();
+    let crowd = launch_answering(&launcher, &config, many).await;
+    let ready_s = started.elapsed().as_secs_f64();
+    let (crowd_ready, crowd_p50) = match crowd {
+        Ok(crowd) => {
+            let mut samples = Vec::new();
+            for sandbox in &crowd {
+                samples.extend(tool_latency(sandbox.executor(), 5).await?);
+            }
+            let p50 = percentile(&mut samples, 0.5);
+            shutdown_all(crowd).await;
+            (Some(ready_s), Some(p50))
+        }
+        Err(e) => {
+            eprintln!("{many} sandboxes at once failed: {e:#}");
+            (None, None)
+        }
+    };
+    Ok(json!({
+        "parallel_launches": parallel,
+        "network": format!("{network:?}").to_lowercase(),
+        "container_floor_parallel_wall_ms": floor_ms,
+        "launch_parallel_wall_ms": launch_ms,
+        "launch_parallel_ratio": launch_ms / floor_ms,
+        "launches_per_s": parallel as f64 / (launch_ms / 1000.0),
+        "sandbox_idle_mem_kib": idle_mem_kib,
+        "rps_many_sandboxes": rps_many,
+        "rps_one_sandbox_same_in_flight": rps_one,
+        "rps_many_vs_1_ratio": rps_many / rps_one,
+        "many_sandboxes": many,
+        "sandboxes_many_ready_s": crowd_ready,
+        "sandboxes_many_echo_p50_us": crowd_p50,
+    }))
+}
+
+/// `n` bare containers of the image running `true`, created and started
+/// at once; the wall time until every one has exited.
+async fn bare_containers_at_once(
+    launcher: &DockerLauncher,
+    image: &str,
+    n: usize,
+) -> anyhow::Result<f64> {
+    use bollard::models::{ContainerCreateBody, HostConfig};
+    use bollard::query_parameters::{
+        CreateContainerOptions, RemoveContainerOptions, StartContainerOptions, WaitContainerOptions,
+    };
+    let docker = launcher.docker().clone();
+    let one = |docker: bollard::Docker| async move {
+        let body = ContainerCreateBody {
+            image: Some(image.to_owned()),
+            entrypoint: Some(vec!["true".into()]),
+            cmd: Some(vec![]),
+            labels: Some(
+                [
+                    (
+                        toolwire::docker::LABEL_MANAGED.to_owned(),
+                        "true".to_owned(),
+                    ),
+                    (
+                        toolwire::docker::LABEL_OWNER.to_owned(),
+                        launcher.owner().to_owned(),
+                    ),
+                ]
+                .into(),
+            ),
+            host_config: Some(HostConfig {
+                init: Some(true),
+                ..HostConfig::default()
+            }),
+            ..ContainerCreateBody::default()
+        };
+        let id = docker
+            .create_container(None::<CreateContainerOptions>, body)
+            .await?
+            .id;
+        docker
+            .start_container(&id, None::<StartContainerOptions>)
+            .await?;
+        let _ = docker
+            .wait_container(&id, None::<WaitContainerOptions>)
+            .next()
+            .await;
+        Ok::<String, anyhow::Error>(id)
+    };
+    let started = Instant::now();
+    let ids = join_all((0..n).map(|_| one(docker.clone()))).await;
+    let wall = started.elapsed();
+    for id in ids.iter().flatten() {
+        let _ = docker
+            .remove_container(
+                id,
+                Some(RemoveContainerOptions {
+                    force: true,
+                    v: true,
+                    ..Default::default()
+                }),
+            )
+            .await;
+    }
+    ids.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(wall.as_secs_f64() * 1000.0)
+}
+
+/// `n` sandboxes launched at once, each answering an echo call; the rest
+/// are shut down if one fails.
+async fn launch_answering(
+    launcher: &DockerLauncher,
+    config: &LaunchConfig,
+    n: usize,
+) -> anyhow::Result<Vec<DockerSandbox>> {
+    let one = |config: LaunchConfig| async move {
+        let sandbox = launcher.launch(config).await?;
+        sandbox
+            .executor()
+            .execute(ToolRequest::new("echo", json!({ "text": "up" })))
+            .await?;
+        Ok::<DockerSandbox, anyhow::Error>(sandbox)
+    };
+    let results = join_all((0..n).map(|_| one(config.clone()))).await;
+    let mut up = Vec::new();
+    let mut first_error = None;
+    for result in results {
+        match result {
+            Ok(sandbox) => up.push(sandbox),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    if let Some(e) = first_error {
+        let launched = up.len();
+        shutdown_all(up).await;
+        return Err(e.context(format!("{launched} of {n} came up")));
+    }
+    Ok(up)
+}
+
+async fn shutdown_all(sandboxes: Vec<DockerSandbox>) {
+    join_all(sandboxes.into_iter().map(DockerSandbox::shutdown)).await;
+}
+
+/// A container's memory as `docker stats` shows it: its cgroup's usage
+/// without the inactive page cache.
+async fn cgroup_memory_kib(launcher: &DockerLauncher, id: &str) -> anyhow::Result<u64> {
+    let stats = launcher
+        .docker()
+        .stats(
+            id,
+            Some(StatsOptions {
+                stream: false,
+                one_shot: true,
+            }),
+        )
+        .next()
+        .await
+        .context("no stats")??;
+    let memory = stats.memory_stats.context("no memory stats")?;
+    let usage = memory.usage.context("no memory usage")?;
+    let inactive = memory
+        .stats
+        .as_ref()
+        .and_then(|s| s.get("inactive_file").copied())
+        .unwrap_or(0);
+    Ok(usage.saturating_sub(inactive) / 1024)
+}
+
+/// Echo calls per second over `executors`, `in_flight` at once on each,
+/// `calls` per executor.
+async fn echo_rate(
+    executors: &[Arc<RemoteExecutor>],
+    in_flight: usize,
+    calls: usize,
+) -> anyhow::Result<f64> {
+    let per_worker = (calls / in_flight).max(1);
+    let started = Instant::now();
+    let workers = executors.iter().flat_map(|executor| {
+        (0..in_flight).map(move |_| {
+            let executor = executor.clone();
+            async move {
+                for _ in 0..per_worker {
+                    executor.execute(measure::echo_request()).await?;
+                }
+                Ok::<(), anyhow::Error>(())
+            }
+        })
+    });
+    join_all(workers)
+        .await
+        .into_iter()
+        .collect::<anyhow::Result<Vec<()>>>()?;
+    let total = (per_worker * in_flight * executors.len()) as f64;
+    Ok(total / started.elapsed().as_secs_f64())
+}
