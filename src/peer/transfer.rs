@@ -20,8 +20,8 @@ use crate::executor::Outcome;
 use crate::protocol::{ClientMessage, ServerMessage, chunk, feature};
 use crate::tools::transfer::Target;
 use crate::transport::Frame;
-use crate::wire::Contention;
 use crate::wire::chunks::{ChunkReader, ChunkWriter, GRANT_BYTES, Inbound, WINDOW_BYTES};
+use crate::wire::{Contention, Pending};
 
 /// Credit a server may hold out to this client at once: more is ignored.
 const MAX_CREDIT_BYTES: usize = 64 * 1024 * 1024;
@@ -135,11 +135,7 @@ impl Peer {
         let shared = &*self.shared;
         let source = open_local(local).await?;
         let (archive, total) = (source.is_archive(), source.size());
-        let id = shared.next_id();
-        let mut pending = shared
-            .pending
-            .register(id)
-            .ok_or_else(|| CallError::Protocol(format!("request id {id} is in use")))?;
+        let (id, mut pending) = new_request(shared)?;
         let credit = Arc::new(Semaphore::new(0));
         shared
             .transfers
@@ -228,11 +224,7 @@ impl Peer {
         self.check_transfer()?;
         let shared = &*self.shared;
         let target = local_target(local)?;
-        let id = shared.next_id();
-        let mut pending = shared
-            .pending
-            .register(id)
-            .ok_or_else(|| CallError::Protocol(format!("request id {id} is in use")))?;
+        let (id, mut pending) = new_request(shared)?;
         let (consumed_tx, mut consumed) = mpsc::unbounded_channel();
         let (inbound, mut reader) = Inbound::new(consumed_tx);
         inbound.grant(WINDOW_BYTES);
@@ -299,6 +291,16 @@ impl Peer {
             Err(TransferError::Unsupported)
         }
     }
+}
+
+/// A fresh request id and the wait for its final frame.
+fn new_request(shared: &Shared) -> Result<(u64, Pending<'_, u64, ServerMessage>), CallError> {
+    let id = shared.next_id();
+    let pending = shared
+        .pending
+        .register(id)
+        .ok_or_else(|| CallError::Protocol(format!("request id {id} is in use")))?;
+    Ok((id, pending))
 }
 
 /// The server's last word on a download: the writer checks its sums.

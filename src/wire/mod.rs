@@ -8,5 +8,5 @@ pub(crate) mod heartbeat;
 mod pending;
 mod writer;
 
-pub(crate) use pending::PendingTable;
+pub(crate) use pending::{Pending, PendingTable};
 pub(crate) use writer::{Contention, FrameWriter};

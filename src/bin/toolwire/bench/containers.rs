@@ -6,52 +6,13 @@ use super::*;
 
 /// Container figures (medians, ms): floor, cold start, pool acquire.
 pub(super) async fn containers(launches: usize) -> anyhow::Result<(f64, f64, f64)> {
-    use bollard::models::{ContainerCreateBody, HostConfig};
-    use bollard::query_parameters::{CreateContainerOptions, WaitContainerOptions};
-
     let launcher = DockerLauncher::connect(ImageConfig::default()).await?;
     let image = launcher.ensure_image(&|_| {}).await?;
     let docker = launcher.docker().clone();
     let mut floor = Vec::new();
     for _ in 0..launches {
         let started = Instant::now();
-        let body = ContainerCreateBody {
-            image: Some(image.clone()),
-            entrypoint: Some(vec!["true".into()]),
-            cmd: Some(vec![]),
-            labels: Some(
-                [
-                    (
-                        toolwire::docker::LABEL_MANAGED.to_owned(),
-                        "true".to_owned(),
-                    ),
-                    (
-                        toolwire::docker::LABEL_OWNER.to_owned(),
-                        launcher.owner().to_owned(),
-                    ),
-                ]
-                .into(),
-            ),
-            host_config: Some(HostConfig {
-                init: Some(true),
-                ..HostConfig::default()
-            }),
-            ..ContainerCreateBody::default()
-        };
-        let id = docker
-            .create_container(None::<CreateContainerOptions>, body)
-            .await?
-            .id;
-        docker
-            .start_container(
-                &id,
-                None::<bollard::query_parameters::StartContainerOptions>,
-            )
-            .await?;
-        let _ = docker
-            .wait_container(&id, None::<WaitContainerOptions>)
-            .next()
-            .await;
+        let id = bare_container(&docker, &image, launcher.owner()).await?;
         floor.push(started.elapsed());
         let _ = docker
             .remove_container(
@@ -103,4 +64,50 @@ pub(super) async fn containers(launches: usize) -> anyhow::Result<(f64, f64, f64
         median_ms(&mut cold),
         median_ms(&mut acquire),
     ))
+}
+
+/// A bare container of `image` running `true`, labelled as toolwire's:
+/// created and started, then waited for until it exits. The floor of a
+/// launch. Returns its id (the caller removes it).
+pub(super) async fn bare_container(
+    docker: &bollard::Docker,
+    image: &str,
+    owner: &str,
+) -> anyhow::Result<String> {
+    use bollard::models::{ContainerCreateBody, HostConfig};
+    use bollard::query_parameters::{
+        CreateContainerOptions, StartContainerOptions, WaitContainerOptions,
+    };
+    let body = ContainerCreateBody {
+        image: Some(image.to_owned()),
+        entrypoint: Some(vec!["true".into()]),
+        cmd: Some(vec![]),
+        labels: Some(
+            [
+                (
+                    toolwire::docker::LABEL_MANAGED.to_owned(),
+                    "true".to_owned(),
+                ),
+                (toolwire::docker::LABEL_OWNER.to_owned(), owner.to_owned()),
+            ]
+            .into(),
+        ),
+        host_config: Some(HostConfig {
+            init: Some(true),
+            ..HostConfig::default()
+        }),
+        ..ContainerCreateBody::default()
+    };
+    let id = docker
+        .create_container(None::<CreateContainerOptions>, body)
+        .await?
+        .id;
+    docker
+        .start_container(&id, None::<StartContainerOptions>)
+        .await?;
+    let _ = docker
+        .wait_container(&id, None::<WaitContainerOptions>)
+        .next()
+        .await;
+    Ok(id)
 }

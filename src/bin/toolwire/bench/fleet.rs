@@ -101,47 +101,10 @@ async fn bare_containers_at_once(
     image: &str,
     n: usize,
 ) -> anyhow::Result<f64> {
-    use bollard::models::{ContainerCreateBody, HostConfig};
-    use bollard::query_parameters::{
-        CreateContainerOptions, RemoveContainerOptions, StartContainerOptions, WaitContainerOptions,
-    };
+    use bollard::query_parameters::RemoveContainerOptions;
     let docker = launcher.docker().clone();
     let one = |docker: bollard::Docker| async move {
-        let body = ContainerCreateBody {
-            image: Some(image.to_owned()),
-            entrypoint: Some(vec!["true".into()]),
-            cmd: Some(vec![]),
-            labels: Some(
-                [
-                    (
-                        toolwire::docker::LABEL_MANAGED.to_owned(),
-                        "true".to_owned(),
-                    ),
-                    (
-                        toolwire::docker::LABEL_OWNER.to_owned(),
-                        launcher.owner().to_owned(),
-                    ),
-                ]
-                .into(),
-            ),
-            host_config: Some(HostConfig {
-                init: Some(true),
-                ..HostConfig::default()
-            }),
-            ..ContainerCreateBody::default()
-        };
-        let id = docker
-            .create_container(None::<CreateContainerOptions>, body)
-            .await?
-            .id;
-        docker
-            .start_container(&id, None::<StartContainerOptions>)
-            .await?;
-        let _ = docker
-            .wait_container(&id, None::<WaitContainerOptions>)
-            .next()
-            .await;
-        Ok::<String, anyhow::Error>(id)
+        super::containers::bare_container(&docker, image, launcher.owner()).await
     };
     let started = Instant::now();
     let ids = join_all((0..n).map(|_| one(docker.clone()))).await;
