@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
@@ -26,6 +27,11 @@ pub struct PoolConfig {
     pub size: usize,
     /// After a failed launch, the filler waits this long before the next. Default 1 s.
     pub retry_delay: Duration,
+    /// Launches the filler runs at once (at least 1). One at a time refills
+    /// at the speed of one launch; the engine starts several at once about
+    /// as fast as one (`toolwire bench --scale`: 50 at once took 1.04× as
+    /// long as 50 bare containers). Default 4.
+    pub parallel_launches: usize,
 }
 
 impl Default for PoolConfig {
@@ -33,6 +39,7 @@ impl Default for PoolConfig {
         Self {
             size: 1,
             retry_delay: Duration::from_secs(1),
+            parallel_launches: 4,
         }
     }
 }
@@ -44,6 +51,13 @@ impl PoolConfig {
             size: size.max(1),
             ..Self::default()
         }
+    }
+
+    /// Sets [`PoolConfig::parallel_launches`].
+    #[must_use]
+    pub fn parallel_launches(mut self, n: usize) -> Self {
+        self.parallel_launches = n.max(1);
+        self
     }
 }
 
@@ -164,8 +178,12 @@ impl<L: Launcher> SandboxPool<L> {
     }
 }
 
-/// Launches sandboxes one at a time while the pool has room.
-async fn fill<L: Launcher>(
+/// Launches sandboxes while the pool has room, up to
+/// [`PoolConfig::parallel_launches`] at once. The launches are tasks of a
+/// set this task owns: aborting the filler aborts them (a cut launch is
+/// removed by its launcher); on stop, the launches under way finish and
+/// their sandboxes join the pool, which shuts them down.
+async fn fill<L: Launcher + Clone>(
     launcher: L,
     config: L::Config,
     pool: PoolConfig,
@@ -173,28 +191,51 @@ async fn fill<L: Launcher>(
     stop: CancellationToken,
 ) {
     let size = pool.size.max(1);
+    let parallel = pool.parallel_launches.max(1);
     let mut count = warm.count.subscribe();
+    let mut launches = JoinSet::new();
+    // After a failed launch, no new one before this.
+    let mut pause_until: Option<tokio::time::Instant> = None;
     loop {
+        let paused = pause_until.is_some_and(|until| until > tokio::time::Instant::now());
+        while !paused
+            && launches.len() < parallel
+            && *count.borrow_and_update() + launches.len() < size
+        {
+            let (launcher, config) = (launcher.clone(), config.clone());
+            launches.spawn(async move { launcher.launch(config).await });
+        }
+        let pause = async {
+            match pause_until {
+                Some(until) if paused => tokio::time::sleep_until(until).await,
+                _ => std::future::pending().await,
+            }
+        };
         tokio::select! {
-            room = count.wait_for(|n| *n < size) => if room.is_err() { return },
-            () = stop.cancelled() => return,
-        }
-        match launcher.launch(config.clone()).await {
-            Ok(sandbox) => {
-                let mut ready = warm.lock();
-                ready.push_back(sandbox);
-                warm.publish(ready.len());
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "the sandbox pool could not launch a sandbox; retrying");
-                tokio::select! {
-                    () = tokio::time::sleep(pool.retry_delay) => {}
-                    () = stop.cancelled() => return,
+            Some(done) = launches.join_next() => match done {
+                Ok(Ok(sandbox)) => {
+                    let mut ready = warm.lock();
+                    ready.push_back(sandbox);
+                    warm.publish(ready.len());
                 }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "the sandbox pool could not launch a sandbox; retrying");
+                    pause_until = Some(tokio::time::Instant::now() + pool.retry_delay);
+                }
+                Err(e) => tracing::warn!(error = %e, "a launch of the sandbox pool panicked"),
+            },
+            changed = count.changed() => if changed.is_err() { return },
+            () = pause => pause_until = None,
+            () = stop.cancelled() => {
+                while let Some(done) = launches.join_next().await {
+                    if let Ok(Ok(sandbox)) = done {
+                        let mut ready = warm.lock();
+                        ready.push_back(sandbox);
+                        warm.publish(ready.len());
+                    }
+                }
+                return;
             }
-        }
-        if stop.is_cancelled() {
-            return;
         }
     }
 }
