@@ -11,6 +11,9 @@ use bollard::query_parameters::StatsOptions;
 use futures::future::join_all;
 use toolwire::docker::DockerSandbox;
 
+/// Acquisitions per second from the pool under churn.
+const POOL_ACQUIRE_PER_S: u64 = 20;
+
 /// Calls in flight per sandbox in the many-sandbox rate.
 const PER_SANDBOX_IN_FLIGHT: usize = 8;
 /// Calls made per sandbox in the many-sandbox rate.
@@ -21,6 +24,7 @@ pub(super) async fn fleet_figures(
     parallel: usize,
     many: usize,
     network: toolwire::docker::Network,
+    pool_size: usize,
 ) -> anyhow::Result<Value> {
     let launcher = DockerLauncher::connect(ImageConfig::default()).await?;
     let image = launcher.ensure_image(&|_| {}).await?;
@@ -77,7 +81,13 @@ pub(super) async fn fleet_figures(
             (None, None)
         }
     };
+    let (acquire_p50, acquire_p99) = pool_under_churn(&launcher, &config, pool_size, many).await?;
     Ok(json!({
+        "pool_size": pool_size,
+        "pool_acquisitions": many,
+        "pool_acquire_per_s": POOL_ACQUIRE_PER_S,
+        "pool_acquire_p50_ms": acquire_p50,
+        "pool_acquire_p99_ms": acquire_p99,
         "parallel_launches": parallel,
         "network": format!("{network:?}").to_lowercase(),
         "container_floor_parallel_wall_ms": floor_ms,
@@ -214,4 +224,45 @@ async fn echo_rate(
         .collect::<anyhow::Result<Vec<()>>>()?;
     let total = (per_worker * in_flight * executors.len()) as f64;
     Ok(total / started.elapsed().as_secs_f64())
+}
+
+/// A pool of `size` warm sandboxes, then `n` acquisitions at
+/// [`POOL_ACQUIRE_PER_S`], each timed until its sandbox answers an echo and
+/// then released (shut down) in the background while the pool refills:
+/// the p50 and p99 of the acquisitions, in ms.
+async fn pool_under_churn(
+    launcher: &DockerLauncher,
+    config: &LaunchConfig,
+    size: usize,
+    n: usize,
+) -> anyhow::Result<(f64, f64)> {
+    let pool = SandboxPool::new(
+        launcher.clone(),
+        config.clone(),
+        PoolConfig::size(size).parallel_launches(8),
+    );
+    anyhow::ensure!(
+        pool.wait_warm(size, Duration::from_secs(600)).await,
+        "the pool did not warm {size} sandboxes in 10 minutes"
+    );
+    let mut tick = tokio::time::interval(Duration::from_millis(1000 / POOL_ACQUIRE_PER_S));
+    let mut releases = tokio::task::JoinSet::new();
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        tick.tick().await;
+        let started = Instant::now();
+        let sandbox = pool.acquire().await?;
+        sandbox
+            .executor()
+            .execute(ToolRequest::new("echo", json!({ "text": "mine" })))
+            .await?;
+        samples.push(started.elapsed());
+        releases.spawn(sandbox.shutdown());
+    }
+    while releases.join_next().await.is_some() {}
+    pool.shutdown().await;
+    Ok((
+        percentile(&mut samples, 0.5) / 1000.0,
+        percentile(&mut samples, 0.99) / 1000.0,
+    ))
 }

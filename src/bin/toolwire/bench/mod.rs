@@ -89,6 +89,9 @@ pub struct BenchArgs {
     /// Sandboxes brought up at once by `--scale` (the host's capacity).
     #[arg(long, default_value_t = 200)]
     many: usize,
+    /// Warm sandboxes of the pool `--scale` acquires from at 20 per second.
+    #[arg(long, default_value_t = 150)]
+    pool_size: usize,
     /// MiB moved each way by the transfer measurement of `--scale`.
     #[arg(long, default_value_t = 256)]
     transfer_mib: usize,

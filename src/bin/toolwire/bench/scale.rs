@@ -12,7 +12,13 @@ pub(super) async fn run(args: &BenchArgs, exe: &Path, server_binary: &Path) -> a
     let transfer = transfer::transfer_figures(exe, server_binary, args.transfer_mib).await?;
     merge(&mut report, transfer);
     if !args.no_docker {
-        let fleet = fleet::fleet_figures(args.parallel, args.many, args.network.into()).await?;
+        let fleet = fleet::fleet_figures(
+            args.parallel,
+            args.many,
+            args.network.into(),
+            args.pool_size,
+        )
+        .await?;
         merge(&mut report, fleet);
     }
     if args.json {
