@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use common::docker::launcher;
 use toolwire::docker::{DockerLauncher, DockerSandbox, LaunchConfig, LaunchError};
 use toolwire::launcher::{Launcher, PoolConfig, SandboxPool};
-use toolwire::{Executor, Sandbox as _, ToolRequest};
+use toolwire::{Executor, ToolRequest};
 
 /// The real launcher, counting how many of its launches run at once.
 #[derive(Clone)]
@@ -67,7 +67,11 @@ async fn warm_pool(size: usize, parallel: usize) -> usize {
     );
     sandbox.shutdown().await.expect("shutdown");
     pool.shutdown().await;
-    assert_eq!(counting.now.load(Ordering::SeqCst), 0, "no launch left running");
+    assert_eq!(
+        counting.now.load(Ordering::SeqCst),
+        0,
+        "no launch left running"
+    );
     counting.most.load(Ordering::SeqCst)
 }
 
