@@ -82,26 +82,47 @@ pub(super) async fn fleet_figures(
         }
     };
     let (acquire_p50, acquire_p99) = pool_under_churn(&launcher, &config, pool_size, many).await?;
-    Ok(json!({
-        "pool_size": pool_size,
-        "pool_acquisitions": many,
-        "pool_acquire_per_s": POOL_ACQUIRE_PER_S,
-        "pool_acquire_p50_ms": acquire_p50,
-        "pool_acquire_p99_ms": acquire_p99,
-        "parallel_launches": parallel,
-        "network": format!("{network:?}").to_lowercase(),
-        "container_floor_parallel_wall_ms": floor_ms,
-        "launch_parallel_wall_ms": launch_ms,
-        "launch_parallel_ratio": launch_ms / floor_ms,
-        "launches_per_s": parallel as f64 / (launch_ms / 1000.0),
-        "sandbox_idle_mem_kib": idle_mem_kib,
-        "rps_many_sandboxes": rps_many,
-        "rps_one_sandbox_same_in_flight": rps_one,
-        "rps_many_vs_1_ratio": rps_many / rps_one,
-        "many_sandboxes": many,
-        "sandboxes_many_ready_s": crowd_ready,
-        "sandboxes_many_echo_p50_us": crowd_p50,
-    }))
+    // Keys name their counts, as the targets do
+    // (`launch_parallel_50_wall_ms`, `sandboxes_200_ready_s`, ...).
+    let mut figures = serde_json::Map::new();
+    let mut put = |key: String, value: Value| {
+        figures.insert(key, value);
+    };
+    put(
+        "network".into(),
+        json!(format!("{network:?}").to_lowercase()),
+    );
+    put(
+        format!("container_floor_parallel_{parallel}_wall_ms"),
+        json!(floor_ms),
+    );
+    put(
+        format!("launch_parallel_{parallel}_wall_ms"),
+        json!(launch_ms),
+    );
+    put(
+        format!("launch_parallel_{parallel}_ratio"),
+        json!(launch_ms / floor_ms),
+    );
+    put(
+        "launches_per_s".into(),
+        json!(parallel as f64 / (launch_ms / 1000.0)),
+    );
+    put("sandbox_idle_mem_kib".into(), json!(idle_mem_kib));
+    put(format!("rps_{parallel}_sandboxes"), json!(rps_many));
+    put("rps_1_sandbox_same_in_flight".into(), json!(rps_one));
+    put(
+        format!("rps_{parallel}_vs_1_ratio"),
+        json!(rps_many / rps_one),
+    );
+    put(format!("sandboxes_{many}_ready_s"), json!(crowd_ready));
+    put(format!("sandboxes_{many}_echo_p50_us"), json!(crowd_p50));
+    put("pool_size".into(), json!(pool_size));
+    put("pool_acquisitions".into(), json!(many));
+    put("pool_acquire_per_s".into(), json!(POOL_ACQUIRE_PER_S));
+    put("pool_acquire_p50_ms".into(), json!(acquire_p50));
+    put("pool_acquire_p99_ms".into(), json!(acquire_p99));
+    Ok(Value::Object(figures))
 }
 
 /// `n` bare containers of the image running `true`, created and started

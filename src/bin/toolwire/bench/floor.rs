@@ -124,6 +124,17 @@ impl FloorClient {
     }
 }
 
+impl FloorClient {
+    /// One round trip of `frame` through the raw echo.
+    pub(super) async fn round_trip(&mut self, frame: &str) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        self.sink.send(Message::text(frame.to_owned())).await?;
+        let reply = self.replies.recv().await.context("floor closed")?;
+        let _: Value = serde_json::from_str(&reply)?;
+        Ok(started.elapsed())
+    }
+}
+
 pub(super) async fn floor_latency(
     floor: &mut FloorClient,
     n: usize,

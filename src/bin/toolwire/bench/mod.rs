@@ -19,6 +19,7 @@
 mod containers;
 mod fleet;
 mod floor;
+mod growth;
 mod mcp;
 mod measure;
 mod permission;

@@ -11,6 +11,8 @@ pub(super) async fn run(args: &BenchArgs, exe: &Path, server_binary: &Path) -> a
     let mut report = json!({});
     let transfer = transfer::transfer_figures(exe, server_binary, args.transfer_mib).await?;
     merge(&mut report, transfer);
+    let growth = growth::growth_figures(exe, server_binary).await?;
+    merge(&mut report, growth);
     if !args.no_docker {
         let fleet = fleet::fleet_figures(
             args.parallel,
