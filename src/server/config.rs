@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::context::DEFAULT_ASK_TIMEOUT;
 use crate::tools::user::ToolUser;
 
-/// Limits and timeouts of a [`ToolServer`]. Every field has a documented default.
+/// Limits and timeouts of a [`ToolServer`](super::ToolServer). Every field has a documented default.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ServerConfig {
@@ -20,7 +20,7 @@ pub struct ServerConfig {
     pub handshake_timeout: Duration,
     /// Per-call timeout unless the request sets `timeout_ms`. Default 10 min.
     /// (How long a stopped call's tool gets to clean up is the executor's:
-    /// [`LocalExecutor::with_cancel_grace`].)
+    /// [`LocalExecutor::with_cancel_grace`](crate::executor::LocalExecutor::with_cancel_grace).)
     pub call_timeout: Duration,
     /// On shutdown, how long in-flight calls may still finish. Default 5 s.
     pub shutdown_grace: Duration,
@@ -41,7 +41,7 @@ pub struct ServerConfig {
     /// for the client's return; after this the calls are stopped. Default 60 s.
     pub resume_grace: Duration,
     /// With no client connected and no call running for this long,
-    /// [`ToolServer::serve`] shuts the server down by itself, so a sandbox
+    /// [`ToolServer::serve`](super::ToolServer::serve) shuts the server down by itself, so a sandbox
     /// its orchestrator forgot does not live forever. Default none.
     pub idle_timeout: Option<Duration>,
     /// The user uploads and downloads act as (the tools' user,
