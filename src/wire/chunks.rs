@@ -131,12 +131,12 @@ impl Read for ChunkReader {
                 }
                 self.current = None;
             }
+            // At the end, or about to wait: what was read so far is reported.
+            if self.unreported > 0 && (self.end.is_some() || self.queue.is_empty()) {
+                let _ = self.consumed.send(std::mem::take(&mut self.unreported));
+            }
             if self.end.is_some() {
                 return Ok(0);
-            }
-            // About to wait: what was read so far is granted again first.
-            if self.unreported > 0 && self.queue.is_empty() {
-                let _ = self.consumed.send(std::mem::take(&mut self.unreported));
             }
             match self.queue.blocking_recv() {
                 Some(Piece::Data(frame, at)) => self.current = Some((frame, at)),
