@@ -13,22 +13,21 @@
 //! - `ready`: the published port, `/health`, the last log lines.
 //! - `watch`: the exit watcher.
 //! - `sandbox`: the [`DockerSandbox`] handle.
-//! - `owner`: owner labels and whether their process lives.
+//! - owner labels: [`crate::launcher::owner`].
 
 mod config;
 mod error;
 mod image;
 mod launch;
-mod owner;
 mod ready;
 mod sandbox;
 mod spec;
 mod watch;
 
+pub use crate::launcher::owner::{owner_alive, owner_id};
 pub use config::{ImageConfig, LaunchConfig, Network};
 pub use error::{LaunchError, SandboxExit};
 pub use image::Progress;
-pub use owner::{owner_alive, owner_id};
 pub use sandbox::{DetachedSandbox, DockerSandbox};
 
 /// The sandbox pool over Docker.

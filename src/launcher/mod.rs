@@ -6,6 +6,7 @@
 //! Docker (`docker::DockerLauncher`) is the first backend; the orchestrator's
 //! code does not change with the next.
 
+pub mod owner;
 mod pool;
 
 pub use pool::{PoolConfig, SandboxPool};

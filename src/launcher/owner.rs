@@ -1,5 +1,5 @@
-//! Owner labels: which process launched a container, and whether it still
-//! runs (a pid with its start time, so a reused pid is not mistaken for it).
+//! Owner identities, for every backend: which process launched a sandbox,
+//! and whether it still runs (a pid with its start time, so a reused pid is not mistaken for it).
 
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
