@@ -120,69 +120,107 @@ impl WsTransport {
         token: Option<&str>,
         config: &WsConfig,
     ) -> Result<Self, ConnectError> {
-        let url = match endpoint {
-            Endpoint::Url(url) => url.clone(),
-            Endpoint::Unix(_) => "ws://localhost/ws".to_owned(),
-        };
-        let mut request =
-            url.as_str()
-                .into_client_request()
-                .map_err(|e| ConnectError::InvalidUrl {
-                    url: url.clone(),
-                    reason: e.to_string(),
-                })?;
-        if let Some(token) = token {
-            let value = HeaderValue::from_str(&format!("Bearer {}", token.trim()))
-                .map_err(|_| ConnectError::InvalidToken)?;
-            request.headers_mut().insert("authorization", value);
-        }
-        if let Some(origin) = &config.origin {
-            let value = HeaderValue::from_str(origin)
-                .map_err(|_| ConnectError::InvalidOrigin(origin.clone()))?;
-            request.headers_mut().insert("origin", value);
-        }
-        let ws_config = WebSocketConfig::default()
-            .read_buffer_size(crate::protocol::READ_BUFFER_BYTES)
-            .max_message_size(Some(config.max_message_bytes))
-            .max_frame_size(Some(config.max_message_bytes));
-        let limit = config.connect_timeout;
-        let connecting = async {
-            match endpoint {
-                Endpoint::Url(_) => {
+        match endpoint {
+            Endpoint::Url(url) => {
+                let request = handshake_request(url, token, config)?;
+                let ws_config = ws_config(config);
+                let connecting = async {
                     let (stream, _) = tokio_tungstenite::connect_async_with_config(
                         request,
                         Some(ws_config),
                         true,
                     )
                     .await?;
-                    Ok::<_, tungstenite::Error>(Self::new(stream))
-                }
-                Endpoint::Unix(path) => {
-                    let socket = tokio::net::UnixStream::connect(path)
-                        .await
-                        .map_err(tungstenite::Error::Io)?;
-                    let (stream, _) = tokio_tungstenite::client_async_with_config(
-                        request,
-                        socket,
-                        Some(ws_config),
-                    )
-                    .await?;
                     Ok(Self::new(stream))
-                }
+                };
+                within(config.connect_timeout, connecting).await
             }
-        };
-        match tokio::time::timeout(limit, connecting).await {
-            Err(_) => Err(ConnectError::Timeout(limit)),
-            Ok(Err(tungstenite::Error::Http(response)))
-                if response.status() == StatusCode::UNAUTHORIZED =>
-            {
-                Err(ConnectError::Unauthorized)
+            Endpoint::Unix(path) => {
+                let limit = config.connect_timeout;
+                let socket = tokio::time::timeout(limit, tokio::net::UnixStream::connect(path))
+                    .await
+                    .map_err(|_| ConnectError::Timeout(limit))?
+                    .map_err(|e| ConnectError::Io(tungstenite::Error::Io(e)))?;
+                Self::connect_over(socket, token, config).await
             }
-            Ok(Err(tungstenite::Error::Http(response))) => {
-                Err(ConnectError::Status(response.status().as_u16()))
-            }
-            Ok(Err(e)) => Err(ConnectError::Io(e)),
-            Ok(Ok(transport)) => Ok(transport),
         }
+    }
+
+    /// Speaks the WebSocket handshake (`/ws`, the bearer `token`, the
+    /// `Origin`) over an established byte stream: a Unix socket, a
+    /// Kubernetes port-forward, any tunnel.
+    ///
+    /// # Errors
+    /// As [`WsTransport::connect`].
+    pub async fn connect_over<S>(
+        stream: S,
+        token: Option<&str>,
+        config: &WsConfig,
+    ) -> Result<Self, ConnectError>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let request = handshake_request("ws://localhost/ws", token, config)?;
+        let ws_config = ws_config(config);
+        let connecting = async {
+            let (stream, _) =
+                tokio_tungstenite::client_async_with_config(request, stream, Some(ws_config))
+                    .await?;
+            Ok(Self::new(stream))
+        };
+        within(config.connect_timeout, connecting).await
+    }
+}
+
+/// The handshake request: the URL, the bearer token, the `Origin`.
+fn handshake_request(
+    url: &str,
+    token: Option<&str>,
+    config: &WsConfig,
+) -> Result<tungstenite::handshake::client::Request, ConnectError> {
+    let mut request = url
+        .into_client_request()
+        .map_err(|e| ConnectError::InvalidUrl {
+            url: url.to_owned(),
+            reason: e.to_string(),
+        })?;
+    if let Some(token) = token {
+        let value = HeaderValue::from_str(&format!("Bearer {}", token.trim()))
+            .map_err(|_| ConnectError::InvalidToken)?;
+        request.headers_mut().insert("authorization", value);
+    }
+    if let Some(origin) = &config.origin {
+        let value = HeaderValue::from_str(origin)
+            .map_err(|_| ConnectError::InvalidOrigin(origin.clone()))?;
+        request.headers_mut().insert("origin", value);
+    }
+    Ok(request)
+}
+
+/// The WebSocket limits of a client connection.
+fn ws_config(config: &WsConfig) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(crate::protocol::READ_BUFFER_BYTES)
+        .max_message_size(Some(config.max_message_bytes))
+        .max_frame_size(Some(config.max_message_bytes))
+}
+
+/// Runs a handshake within `limit`, its errors in the caller's terms.
+async fn within(
+    limit: std::time::Duration,
+    connecting: impl Future<Output = Result<WsTransport, tungstenite::Error>>,
+) -> Result<WsTransport, ConnectError> {
+    match tokio::time::timeout(limit, connecting).await {
+        Err(_) => Err(ConnectError::Timeout(limit)),
+        Ok(Err(tungstenite::Error::Http(response)))
+            if response.status() == StatusCode::UNAUTHORIZED =>
+        {
+            Err(ConnectError::Unauthorized)
+        }
+        Ok(Err(tungstenite::Error::Http(response))) => {
+            Err(ConnectError::Status(response.status().as_u16()))
+        }
+        Ok(Err(e)) => Err(ConnectError::Io(e)),
+        Ok(Ok(transport)) => Ok(transport),
     }
 }
