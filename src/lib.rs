@@ -23,7 +23,7 @@
 //! 9. [`RemoteExecutor`]; `journal` (feature `journal`): every call's life
 //!    in SQLite.
 //! 10. [`launcher`] ([`Launcher`], [`SandboxPool`]), and 11. its backends:
-//!     `docker` (feature `docker`).
+//!     `docker` (feature `docker`) and `kubernetes` (feature `kubernetes`).
 //!
 //! `docs/ARCHITECTURE.md` follows one call through all of them.
 //!
@@ -52,6 +52,8 @@ mod error;
 pub mod executor;
 #[cfg(feature = "journal")]
 pub mod journal;
+#[cfg(feature = "kubernetes")]
+pub mod kubernetes;
 pub mod launcher;
 pub mod mcp;
 pub mod metrics;
