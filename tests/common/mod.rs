@@ -5,6 +5,8 @@
 pub mod binary;
 #[cfg(feature = "docker")]
 pub mod docker;
+#[cfg(feature = "kubernetes")]
+pub mod fake_cluster;
 pub mod proxy;
 pub mod python;
 pub mod recorder;
