@@ -73,7 +73,10 @@ fn normalized(mut pod: Value) -> Value {
     meta["labels"]["toolwire.sandbox"] = json!(name);
     meta["labels"]["toolwire.created"] = json!("1700000000");
     meta["annotations"]["toolwire.dev/owner"] = json!("host/42/7");
-    for volume in pod["spec"]["volumes"].as_array_mut().expect("test data") {
+    let volumes = pod
+        .get_mut("spec")
+        .and_then(|spec| spec["volumes"].as_array_mut());
+    for volume in volumes.into_iter().flatten() {
         if volume["name"] == "secret" {
             volume["secret"]["secretName"] = json!(name);
         }
@@ -117,8 +120,16 @@ async fn a_sandbox_pod_runs_tools_through_the_port_forward_and_is_deleted_on_shu
     assert_eq!(secret["metadata"]["name"], name.as_str());
     assert_eq!(secret["type"], "Opaque");
     assert_eq!(secret["immutable"], true);
-    let token = secret["data"]["token"].as_str().expect("test data");
-    assert!(token.len() >= 64, "a random token, base64: {token}");
+    let token = secret["data"]["token"]
+        .as_str()
+        .expect("test data")
+        .to_owned();
+    assert!(token.len() >= 64, "a random token, base64");
+    let mut secret = normalized(secret);
+    secret["data"]["token"] = json!("<token>");
+    let golden_secret: Value =
+        serde_json::from_str(include_str!("data/kubernetes/secret.json")).expect("test data");
+    assert_eq!(secret, golden_secret);
     assert!(!made(&requests, "GET", &format!("/pods/{name}/portforward")).is_empty());
     let forward = made(&requests, "GET", "/portforward")[0].clone();
     assert!(forward.uri.contains("ports=7000"), "{}", forward.uri);

@@ -163,8 +163,13 @@ mod tests {
     }
 
     #[test]
-    fn an_image_pull_failure_is_final_at_once() {
-        for reason in ["ErrImagePull", "ImagePullBackOff", "InvalidImageName"] {
+    fn an_image_pull_failure_or_a_crash_loop_is_final_at_once() {
+        for reason in [
+            "ErrImagePull",
+            "ImagePullBackOff",
+            "InvalidImageName",
+            "CrashLoopBackOff",
+        ] {
             let p = pod(json!({ "phase": "Pending", "containerStatuses": [{
                 "name": "server", "ready": false, "restartCount": 0, "image": "x", "imageID": "",
                 "state": { "waiting": { "reason": reason, "message": "no such image x" } },
