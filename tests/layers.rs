@@ -27,6 +27,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("journal", 9),
     ("launcher", 10),
     ("docker", 11),
+    ("kubernetes", 11),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
