@@ -119,6 +119,7 @@ pub struct FakeCluster {
     state: Arc<Mutex<State>>,
     down: CancellationToken,
     kubelet: Kubelet,
+    forward_addr: SocketAddr,
     _forward: tokio::task::JoinHandle<()>,
     _api: tokio::task::JoinHandle<()>,
 }
@@ -166,6 +167,7 @@ impl FakeCluster {
                 state,
                 down,
                 kubelet,
+                forward_addr,
                 _forward: forward,
                 _api: api,
             },
@@ -275,6 +277,32 @@ impl FakeCluster {
     pub fn stop_api(&self) {
         self.down.cancel();
         self.state.lock().expect("fake cluster").watchers.clear();
+    }
+
+    /// Serves this fake API over real HTTP on loopback too, and writes a
+    /// kubeconfig for it (default namespace `agents`) into `dir`; returns
+    /// the kubeconfig's path.
+    pub async fn serve_http(&self, dir: &std::path::Path) -> std::path::PathBuf {
+        let (state, kubelet, forward_addr) = (self.state.clone(), self.kubelet, self.forward_addr);
+        let down = self.down.clone();
+        let handler = move |request| {
+            let (state, down) = (state.clone(), down.clone());
+            async move {
+                let response = answer(&state, request, kubelet, forward_addr, down).await;
+                state.lock().expect("fake cluster").changed();
+                response
+            }
+        };
+        let addr = super::http_api::serve(handler, forward_addr, self.down.clone()).await;
+        let path = dir.join("kubeconfig");
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://{addr}\nusers:\n- name: tester\n  user: {{}}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: tester\n    namespace: agents\ncurrent-context: fake\n"
+            ),
+        )
+        .expect("write the kubeconfig");
+        path
     }
 
     /// The kubelet behaviour it was started with.

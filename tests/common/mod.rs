@@ -7,6 +7,8 @@ pub mod binary;
 pub mod docker;
 #[cfg(feature = "kubernetes")]
 pub mod fake_cluster;
+#[cfg(feature = "kubernetes")]
+pub mod http_api;
 pub mod proxy;
 pub mod python;
 pub mod recorder;

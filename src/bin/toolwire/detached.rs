@@ -11,17 +11,35 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use toolwire::Endpoint;
 
+/// Where a detached sandbox runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// A container of the local Docker engine.
+    #[default]
+    Docker,
+    /// A Pod of the current kubeconfig's (or in-cluster) Kubernetes.
+    Kubernetes,
+}
+
 /// A detached sandbox, as `toolwire up --json` prints it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Detached {
     /// The name given to `up`.
     pub name: String,
-    /// `ws://127.0.0.1:PORT/ws`, or `unix://PATH` for a sandbox with no network.
+    /// Docker or Kubernetes (records written before there was a choice are Docker's).
+    #[serde(default)]
+    pub backend: Backend,
+    /// `ws://127.0.0.1:PORT/ws`, `unix://PATH` for a sandbox with no
+    /// network, or `k8s://NAMESPACE/POD` (reached through a port-forward).
     pub url: String,
     /// The bearer token's file (mode 0600).
     pub token_file: PathBuf,
-    /// The container id.
+    /// The container id, or the Pod's name.
     pub container: String,
+    /// The Pod's namespace (Kubernetes only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
     /// The Unix socket's host directory, removed by `down`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub socket_dir: Option<PathBuf>,

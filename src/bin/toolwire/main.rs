@@ -9,6 +9,7 @@ mod detached;
 mod journal;
 mod local;
 mod mcp;
+mod pods;
 mod sandboxes;
 
 use std::sync::Arc;
@@ -107,13 +108,15 @@ enum Command {
         /// The sandbox's name (from `toolwire up`).
         name: String,
     },
-    /// List toolwire containers (detached sandboxes by their name).
-    Ps,
-    /// Remove toolwire containers whose owning process is gone.
+    /// List toolwire containers or Pods (detached sandboxes by their name).
+    Ps(pods::BackendArgs),
+    /// Remove toolwire containers or Pods whose owning process is gone.
     Reap {
-        /// Remove every toolwire container, also those of live processes.
+        /// Remove every toolwire container (Pod), also those of live processes.
         #[arg(long)]
         all: bool,
+        #[command(flatten)]
+        backend: pods::BackendArgs,
     },
     /// Measure toolwire against the floor (raw WebSocket echo, bare spawn, bare container start).
     Bench(bench::BenchArgs),
@@ -190,8 +193,14 @@ fn main() -> anyhow::Result<()> {
             Command::Down { name } => sandboxes::down(&name).await,
             Command::Cp(args) => copy::run(&args).await,
             Command::Mcp(args) => mcp::run(args).await,
-            Command::Ps => sandboxes::ps().await,
-            Command::Reap { all } => {
+            Command::Ps(args) => sandboxes::ps(&args).await,
+            Command::Reap { all, backend } => {
+                backend.check()?;
+                if backend.backend == detached::Backend::Kubernetes {
+                    let removed = pods::reap(backend.namespace.as_deref(), all).await?;
+                    println!("removed {removed} Pod(s)");
+                    return Ok(());
+                }
                 let launcher = connect().await?;
                 let removed = if all {
                     launcher.remove_all().await?

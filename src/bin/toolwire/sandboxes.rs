@@ -4,7 +4,7 @@
 //! the JSON result; notes and prompts go to stderr.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,7 +17,8 @@ use toolwire::tools::ToolsConfig;
 use toolwire::{CallOptions, Executor, Peer, PeerConfig, RemoteExecutor, ToolRequest, WsConfig};
 
 use crate::ask::TerminalAsker;
-use crate::detached::{self, Detached};
+use crate::detached::{self, Backend, Detached};
+use crate::pods::{self, BackendArgs};
 
 /// `toolwire up`.
 #[derive(Debug, Args)]
@@ -25,14 +26,20 @@ pub struct UpArgs {
     /// The sandbox's name for later commands (default: a random one).
     #[arg(long)]
     name: Option<String>,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// The image the cluster pulls (`--backend kubernetes`; default
+    /// toolwire-sandbox:latest, see docs/KUBERNETES.md for getting it there).
+    #[arg(long)]
+    pub image: Option<String>,
     /// `bridge` (the server's port published on 127.0.0.1 only) or `none`
     /// (no network at all; the server listens on a Unix socket).
     #[arg(long, value_enum, default_value_t = NetworkArg::Bridge)]
-    network: NetworkArg,
+    pub network: NetworkArg,
     /// A host directory to mount as /workspace (default: the sandbox's own
     /// empty workspace of at most --workspace-limit).
     #[arg(long)]
-    workspace: Option<PathBuf>,
+    pub workspace: Option<PathBuf>,
     /// Size limit of the sandbox's own workspace (e.g. 512MiB, 2GiB): a
     /// write past it fails with "No space left on device" in the sandbox.
     #[arg(
@@ -41,26 +48,28 @@ pub struct UpArgs {
         default_value = "2GiB",
         conflicts_with = "workspace"
     )]
-    workspace_limit: bytesize::ByteSize,
+    pub workspace_limit: bytesize::ByteSize,
     /// Remove the sandbox after this long with no client and no call
     /// (e.g. 30s, 10m, 2h), so a forgotten one does not live forever; 0
     /// keeps it until `toolwire down`.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
-    idle_timeout: Duration,
+    pub idle_timeout: Duration,
     /// Print `{"name", "url", "token_file", "container"}` as JSON.
     #[arg(long)]
     json: bool,
     /// Serve the tools of this tools file in the sandbox too.
     #[arg(long, value_name = "FILE")]
-    tools_file: Option<PathBuf>,
+    pub tools_file: Option<PathBuf>,
 }
 
 /// A sandbox's network, as clap reads it.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum NetworkArg {
-    /// Docker's bridge, the server's port published on 127.0.0.1.
+    /// Docker's bridge, the server's port published on 127.0.0.1 (on
+    /// Kubernetes: the cluster network, reached through a port-forward).
     Bridge,
-    /// No network; the WebSocket runs over a Unix socket.
+    /// No network; the WebSocket runs over a Unix socket (on Kubernetes: a
+    /// NetworkPolicy denies all egress).
     None,
 }
 
@@ -85,16 +94,50 @@ pub fn parse_format(text: &str) -> Result<Format, String> {
 
 /// Starts a detached sandbox and records how to reach it.
 pub async fn up(args: UpArgs) -> anyhow::Result<()> {
+    args.backend.check()?;
     let dir = detached::state_dir()?;
     let name = args
         .name
+        .clone()
         .unwrap_or_else(|| format!("sbx-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]));
     detached::check_name(&name)?;
     if detached::exists(&dir, &name) {
         bail!("a sandbox named {name:?} is up already (toolwire down {name} removes it)");
     }
+    if args.workspace_limit.as_u64() < 1 << 20 {
+        bail!("the workspace limit must be at least 1 MiB");
+    }
+    if let Some(file) = &args.tools_file {
+        // Refused here, with the document and field, before anything starts.
+        served_tools(Some(file), None)?;
+    }
+    let state = match args.backend.backend {
+        Backend::Docker => {
+            if args.image.is_some() {
+                bail!(
+                    "--image is for --backend kubernetes (Docker sandboxes use the image toolwire image build makes)"
+                );
+            }
+            up_container(&args, &name, &dir).await?
+        }
+        Backend::Kubernetes => pods::up(&args, &name, &dir).await?,
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&state)?);
+    } else {
+        println!("{name}");
+        eprintln!(
+            "sandbox {name} is up ({}); toolwire call {name} TOOL JSON, toolwire down {name}",
+            state.url
+        );
+    }
+    Ok(())
+}
+
+/// A detached container, recorded in `dir`.
+async fn up_container(args: &UpArgs, name: &str, dir: &Path) -> anyhow::Result<Detached> {
     let mut config = LaunchConfig::default()
-        .session(name.clone())
+        .session(name)
         .detached(true)
         .network(args.network.into());
     if let Some(workspace) = &args.workspace {
@@ -108,13 +151,8 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     }
     let limit =
         i64::try_from(args.workspace_limit.as_u64()).context("the workspace limit is too large")?;
-    if limit < 1 << 20 {
-        bail!("the workspace limit must be at least 1 MiB");
-    }
     config = config.workspace_limit_bytes(limit);
     if let Some(file) = &args.tools_file {
-        // Refused here, with the document and field, before anything starts.
-        served_tools(Some(file), None)?;
         config = config.tools_file(file);
     }
     let launcher = crate::connect().await?;
@@ -122,27 +160,20 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
     let sandbox = launcher.launch(config).await?;
     let handle = sandbox.detach().await?;
     let state = Detached {
-        name: name.clone(),
+        name: name.to_owned(),
+        backend: Backend::Docker,
         url: Detached::url_of(&handle.endpoint),
-        token_file: detached::token_file(&dir, &name),
+        token_file: detached::token_file(dir, name),
         container: handle.id.clone(),
+        namespace: None,
         socket_dir: handle.socket_dir.clone(),
     };
-    if let Err(e) = detached::save(&dir, &state, &handle.token) {
+    if let Err(e) = detached::save(dir, &state, &handle.token) {
         let _ = launcher.remove(&handle.id).await;
-        detached::forget(&dir, &state);
+        detached::forget(dir, &state);
         return Err(e.context("could not record the sandbox; it was removed"));
     }
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&state)?);
-    } else {
-        println!("{name}");
-        eprintln!(
-            "sandbox {name} is up ({}); toolwire call {name} TOOL JSON, toolwire down {name}",
-            state.url
-        );
-    }
-    Ok(())
+    Ok(state)
 }
 
 /// Connects to the detached sandbox `name`; asks are answered by
@@ -150,14 +181,19 @@ pub async fn up(args: UpArgs) -> anyhow::Result<()> {
 pub async fn connect_to(name: &str, allow_all: bool) -> anyhow::Result<RemoteExecutor> {
     let state = detached::load(&detached::state_dir()?, name)?;
     let peer_config = PeerConfig::default().interactive(Arc::new(TerminalAsker::new(allow_all)));
-    let peer = Peer::connect(
-        &state.endpoint(),
-        Some(&state.token()?),
-        &WsConfig::default(),
-        peer_config,
-    )
-    .await
-    .with_context(|| format!("could not reach sandbox {name:?} (is it still up? toolwire ps)"))?;
+    let peer = match state.backend {
+        Backend::Docker => Peer::connect(
+            &state.endpoint(),
+            Some(&state.token()?),
+            &WsConfig::default(),
+            peer_config,
+        )
+        .await
+        .with_context(|| {
+            format!("could not reach sandbox {name:?} (is it still up? toolwire ps)")
+        })?,
+        Backend::Kubernetes => pods::reconnect(&state, peer_config).await?,
+    };
     Ok(RemoteExecutor::new(Arc::new(peer)))
 }
 
@@ -199,12 +235,14 @@ pub async fn exec(name: &str, format: Format, allow_all: bool) -> anyhow::Result
     Ok(())
 }
 
-/// `toolwire down NAME`: removes the container and forgets the sandbox.
+/// `toolwire down NAME`: removes the container (or Pod) and forgets the sandbox.
 pub async fn down(name: &str) -> anyhow::Result<()> {
     let dir = detached::state_dir()?;
     let state = detached::load(&dir, name)?;
-    let launcher = crate::connect().await?;
-    launcher.remove(&state.container).await?;
+    match state.backend {
+        Backend::Docker => crate::connect().await?.remove(&state.container).await?,
+        Backend::Kubernetes => pods::down(&state).await?,
+    }
     detached::forget(&dir, &state);
     eprintln!("sandbox {name} removed");
     Ok(())
@@ -273,12 +311,19 @@ pub fn tools(args: &ToolsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `toolwire ps`: every toolwire container; a detached sandbox shows the
-/// name `up` gave it, and one whose container is gone is said so.
-pub async fn ps() -> anyhow::Result<()> {
+/// `toolwire ps`: every toolwire container (or Pod); a detached sandbox
+/// shows the name `up` gave it, and one whose container is gone is said so.
+pub async fn ps(args: &BackendArgs) -> anyhow::Result<()> {
+    args.check()?;
+    if args.backend == Backend::Kubernetes {
+        return pods::ps(args.namespace.as_deref()).await;
+    }
     let launcher = crate::connect().await?;
     let containers = launcher.list().await?;
-    let recorded = detached::all(&detached::state_dir()?);
+    let recorded: Vec<Detached> = detached::all(&detached::state_dir()?)
+        .into_iter()
+        .filter(|d| d.backend == Backend::Docker)
+        .collect();
     println!(
         "{:<16} {:<14} {:<44} {:<10} OWNER",
         "SANDBOX", "ID", "CONTAINER", "STATE"
