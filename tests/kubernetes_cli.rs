@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 
@@ -33,6 +33,17 @@ async fn toolwire(runtime: &Path, kubeconfig: &Path, args: &[&str]) -> Output {
         .expect("run toolwire")
 }
 
+/// The fake cluster over HTTP, its kubeconfig, and a runtime dir for the
+/// CLI's records, all under one temporary directory.
+async fn cluster() -> (FakeCluster, tempfile::TempDir, PathBuf, PathBuf) {
+    let (_client, fake) = FakeCluster::start(Kubelet::Run).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kubeconfig = fake.serve_http(dir.path()).await;
+    let runtime = dir.path().join("runtime");
+    std::fs::create_dir(&runtime).expect("runtime dir");
+    (fake, dir, kubeconfig, runtime)
+}
+
 fn succeeded(output: &Output, what: &str) -> String {
     assert!(
         output.status.success(),
@@ -49,11 +60,7 @@ fn failed(output: &Output, what: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_call_ps_reap_down_work_on_pods() {
-    let (_client, fake) = FakeCluster::start(Kubelet::Run).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = fake.serve_http(dir.path()).await;
-    let runtime = dir.path().join("runtime");
-    std::fs::create_dir(&runtime).expect("runtime dir");
+    let (fake, _dir, kubeconfig, runtime) = cluster().await;
 
     let up = toolwire(
         &runtime,
@@ -153,11 +160,7 @@ async fn up_call_ps_reap_down_work_on_pods() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_kubernetes_command_lines_are_refused_with_the_reason() {
-    let (_client, fake) = FakeCluster::start(Kubelet::Run).await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = fake.serve_http(dir.path()).await;
-    let runtime = dir.path().join("runtime");
-    std::fs::create_dir(&runtime).expect("runtime dir");
+    let (fake, dir, kubeconfig, runtime) = cluster().await;
 
     let mount = toolwire(
         &runtime,

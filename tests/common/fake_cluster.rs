@@ -707,25 +707,10 @@ async fn forward_upgrade(
     parts: http::request::Parts,
     forward_addr: SocketAddr,
 ) -> Response<BoxBody> {
-    let tcp = tokio::net::TcpStream::connect(forward_addr)
+    let path = parts.uri.path_and_query().expect("fake cluster").as_str();
+    super::http_api::send_upgrade(&parts.method, path, &parts.headers, forward_addr)
         .await
-        .expect("fake cluster");
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-        .await
-        .expect("fake cluster");
-    tokio::spawn(connection.with_upgrades());
-    let mut request = Request::builder()
-        .method(parts.method)
-        .uri(parts.uri.path_and_query().expect("fake cluster").as_str());
-    for (key, value) in &parts.headers {
-        request = request.header(key, value);
-    }
-    let request = request
-        .header("host", "localhost")
-        .body(http_body_util::Empty::<Bytes>::new())
-        .expect("fake cluster");
-    let response = sender.send_request(request).await.expect("fake cluster");
-    response.map(|body| body.map_err(Into::into).boxed())
+        .map(|body| body.map_err(Into::into).boxed())
 }
 
 /// The port-forward half of the API server: upgrades to the

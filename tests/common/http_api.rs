@@ -82,29 +82,8 @@ async fn relay_upgrade(
     forward_addr: SocketAddr,
 ) -> Response<BoxBody> {
     let from_client = hyper::upgrade::on(&mut request);
-    let tcp = tokio::net::TcpStream::connect(forward_addr)
-        .await
-        .expect("fake API over HTTP");
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
-        .await
-        .expect("fake API over HTTP");
-    tokio::spawn(connection.with_upgrades());
-    let mut forward = Request::builder()
-        .method(request.method())
-        .uri(request.uri().path_and_query().expect("a path").as_str());
-    for (key, value) in request.headers() {
-        if key != http::header::HOST {
-            forward = forward.header(key, value);
-        }
-    }
-    let forward = forward
-        .header(http::header::HOST, "localhost")
-        .body(Empty::<Bytes>::new())
-        .expect("fake API over HTTP");
-    let mut response = sender
-        .send_request(forward)
-        .await
-        .expect("fake API over HTTP");
+    let path = request.uri().path_and_query().expect("a path").as_str();
+    let mut response = send_upgrade(request.method(), path, request.headers(), forward_addr).await;
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         let from_server = hyper::upgrade::on(&mut response);
         tokio::spawn(async move {
@@ -119,4 +98,35 @@ async fn relay_upgrade(
     }
     let (parts, _) = response.into_parts();
     Response::from_parts(parts, Empty::new().map_err(Into::into).boxed())
+}
+
+/// Sends an upgrade request to the fake's port-forward server over a new
+/// HTTP/1 connection, so the 101 it returns can be upgraded.
+pub async fn send_upgrade(
+    method: &http::Method,
+    path_and_query: &str,
+    headers: &http::HeaderMap,
+    forward_addr: SocketAddr,
+) -> Response<hyper::body::Incoming> {
+    let tcp = tokio::net::TcpStream::connect(forward_addr)
+        .await
+        .expect("fake port-forward");
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .expect("fake port-forward");
+    tokio::spawn(connection.with_upgrades());
+    let mut forward = Request::builder().method(method).uri(path_and_query);
+    for (key, value) in headers {
+        if key != http::header::HOST {
+            forward = forward.header(key, value);
+        }
+    }
+    let forward = forward
+        .header(http::header::HOST, "localhost")
+        .body(Empty::<Bytes>::new())
+        .expect("fake port-forward");
+    sender
+        .send_request(forward)
+        .await
+        .expect("fake port-forward")
 }

@@ -193,3 +193,30 @@ pub fn all(dir: &Path) -> Vec<Detached> {
     found.sort_by(|a, b| a.name.cmp(&b.name));
     found
 }
+
+/// The name `up` gave the recorded sandbox of `container` (a container id
+/// or a Pod's name), or `-`.
+pub fn name_of<'a>(recorded: &'a [Detached], container: &str) -> &'a str {
+    recorded
+        .iter()
+        .find(|d| d.container == container)
+        .map_or("-", |d| d.name.as_str())
+}
+
+/// Says on stderr which recorded sandboxes lost their `what` (container or
+/// Pod): those whose `container` is not in `present`.
+pub fn report_gone<'a>(
+    recorded: &[Detached],
+    present: impl Iterator<Item = &'a str> + Clone,
+    what: &str,
+) {
+    for gone in recorded
+        .iter()
+        .filter(|d| !present.clone().any(|p| p == d.container))
+    {
+        eprintln!(
+            "sandbox {} is recorded but its {what} is gone (idle timeout?); toolwire down {} forgets it",
+            gone.name, gone.name
+        );
+    }
+}

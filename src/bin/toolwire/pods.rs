@@ -150,24 +150,16 @@ pub async fn ps(namespace: Option<&str>) -> anyhow::Result<()> {
         "SANDBOX", "POD", "PHASE", "NAMESPACE"
     );
     for pod in &pods {
-        let sandbox = recorded
-            .iter()
-            .find(|d| d.container == pod.name)
-            .map_or("-", |d| d.name.as_str());
         println!(
             "{:<16} {:<44} {:<10} {:<16} {}",
-            sandbox, pod.name, pod.phase, pod.namespace, pod.owner
+            detached::name_of(&recorded, &pod.name),
+            pod.name,
+            pod.phase,
+            pod.namespace,
+            pod.owner
         );
     }
-    for gone in recorded
-        .iter()
-        .filter(|d| !pods.iter().any(|p| p.name == d.container))
-    {
-        eprintln!(
-            "sandbox {} is recorded but its Pod is gone (idle timeout?); toolwire down {} forgets it",
-            gone.name, gone.name
-        );
-    }
+    detached::report_gone(&recorded, pods.iter().map(|p| p.name.as_str()), "Pod");
     Ok(())
 }
 

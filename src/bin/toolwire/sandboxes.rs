@@ -329,27 +329,19 @@ pub async fn ps(args: &BackendArgs) -> anyhow::Result<()> {
         "SANDBOX", "ID", "CONTAINER", "STATE"
     );
     for c in &containers {
-        let sandbox = recorded
-            .iter()
-            .find(|d| d.container == c.id)
-            .map_or("-", |d| d.name.as_str());
         println!(
             "{:<16} {:<14} {:<44} {:<10} {}",
-            sandbox,
+            detached::name_of(&recorded, &c.id),
             &c.id[..12.min(c.id.len())],
             c.name,
             c.state,
             c.owner
         );
     }
-    for gone in recorded
-        .iter()
-        .filter(|d| !containers.iter().any(|c| c.id == d.container))
-    {
-        eprintln!(
-            "sandbox {} is recorded but its container is gone (idle timeout?); toolwire down {} forgets it",
-            gone.name, gone.name
-        );
-    }
+    detached::report_gone(
+        &recorded,
+        containers.iter().map(|c| c.id.as_str()),
+        "container",
+    );
     Ok(())
 }
