@@ -14,7 +14,8 @@
 //! - `link`: which connection frames go out on ([`Connector`]).
 //! - `reader`, `reconnect`: reading, and resuming after a loss.
 //! - `interactive`: [`InteractiveHandler`] and the ask tasks.
-//! - `transfer`: uploads and downloads ([`Peer::upload`], [`Peer::download`]).
+//! - `transfer`: uploads and downloads ([`Peer::upload`], [`Peer::download`]);
+//!   `transferred`: their options, result and error.
 
 mod config;
 mod hooks;
@@ -25,12 +26,13 @@ mod reader;
 mod reconnect;
 mod shared;
 mod transfer;
+mod transferred;
 
 pub use crate::wire::heartbeat::{DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TIMEOUT};
 pub use config::{EventCallback, PeerConfig, ProgressCallback};
 pub use interactive::{InteractiveHandler, MAX_ASKS_PER_CALL};
 pub use link::Connector;
-pub use transfer::{TransferError, TransferOptions, TransferProgress, Transferred};
+pub use transferred::{TransferError, TransferOptions, TransferProgress, Transferred};
 
 use std::sync::Arc;
 
