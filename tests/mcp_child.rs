@@ -10,8 +10,13 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use serde_json::json;
-use toolwire::{Executor, ToolRequest};
+use toolwire::{
+    Action, CallOptions, Endpoint, Executor, Peer, PeerConfig, PermissionRule, RemoteExecutor,
+    ToolRequest, WsConfig,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_python_mcp_server_is_served_behind_the_rules_and_restarted() {
@@ -175,6 +180,116 @@ async fn a_tools_file_names_an_mcp_server_that_the_server_starts() {
         .await
         .expect("add");
     assert_eq!(sum.output, "42", "{sum:?}");
+}
+
+/// A child tool's `notifications/progress` reach a WebSocket client that
+/// asked for progress, as the call's output chunks, while the call runs;
+/// cancelling the call cancels it in the child.
+#[tokio::test(flavor = "multi_thread")]
+async fn progress_of_an_mcp_servers_tool_reaches_the_caller_while_it_runs() {
+    let python = common::python::python_with(&["mcp"]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mcp_child_server.py");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spec = format!("notes={} {}", python.display(), script.display());
+    let server = common::binary::start_server_binary(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--insecure-no-auth",
+        "--workdir",
+        dir.path().join("work").to_str().expect("utf-8"),
+        "--mcp-server",
+        &spec,
+    ]);
+    let (sender, mut chunks) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let config = PeerConfig::default().on_progress(move |_id, chunk| {
+        let _ = sender.send(chunk.to_owned());
+    });
+    let peer = Peer::connect(
+        &Endpoint::Url(format!("ws://{}/ws", server.ready)),
+        None,
+        &WsConfig::default(),
+        config,
+    )
+    .await
+    .expect("connect");
+    let executor = RemoteExecutor::new(Arc::new(peer));
+    executor
+        .set_rules(vec![PermissionRule::new("notes__*", "*", Action::Allow)])
+        .await
+        .expect("rules");
+    let gate = dir.path().join("gate");
+    let call = executor.execute(ToolRequest::new(
+        "notes__wait_for",
+        json!({"path": gate.display().to_string()}),
+    ));
+    tokio::pin!(call);
+    // The tool reports progress, then waits for the gate: the chunk must
+    // come while the call still runs.
+    let first = common::within(Duration::from_secs(30), "the first progress", async {
+        tokio::select! {
+            chunk = chunks.recv() => chunk.expect("a progress chunk"),
+            response = &mut call => panic!("the call ended before any progress: {response:?}"),
+        }
+    })
+    .await;
+    assert_eq!(first, format!("waiting for {}\n", gate.display()));
+    std::fs::write(&gate, "").expect("open the gate");
+    let response = common::within(Duration::from_secs(30), "the call", call)
+        .await
+        .expect("wait_for");
+    assert_eq!(response.output, "done", "{response:?}");
+
+    // A cancelled call is cancelled in the child too.
+    let gate = dir.path().join("never");
+    let marker = dir.path().join("never.cancelled");
+    let (created_tx, mut created) = tokio::sync::mpsc::unbounded_channel();
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event {
+            let _ = created_tx.send(event.paths);
+        }
+    })
+    .expect("a file watcher");
+    notify::Watcher::watch(
+        &mut watcher,
+        dir.path(),
+        notify::RecursiveMode::NonRecursive,
+    )
+    .expect("watch the directory");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let call = executor.execute_with(
+        ToolRequest::new(
+            "notes__wait_for",
+            json!({"path": gate.display().to_string()}),
+        ),
+        CallOptions::default().cancel(stop.clone()),
+    );
+    tokio::pin!(call);
+    common::within(
+        Duration::from_secs(30),
+        "progress of the second call",
+        async {
+            tokio::select! {
+                chunk = chunks.recv() => chunk.expect("a progress chunk"),
+                response = &mut call => panic!("the call ended before any progress: {response:?}"),
+            }
+        },
+    )
+    .await;
+    stop.cancel();
+    let ended = common::within(Duration::from_secs(30), "the cancelled call", call).await;
+    assert!(
+        matches!(ended, Err(toolwire::CallError::Cancelled)),
+        "{ended:?}"
+    );
+    common::within(Duration::from_secs(30), "the child's cancellation", async {
+        while !marker.exists() {
+            let paths = created.recv().await.expect("file events");
+            if paths.contains(&marker) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// The same Python SDK server inside a real sandbox: the host's venv

@@ -1,21 +1,26 @@
 //! MCP servers inside the sandbox: `toolwire-server --mcp-server
 //! NAME=COMMAND` starts a stdio MCP server as a child — clean environment,
 //! its own process group, the tool user, the workdir — lists its tools as
-//! `NAME__tool` beside the built-ins, forwards calls and their
-//! cancellation, and restarts it with backoff when it dies. Each of its
+//! `NAME__tool` beside the built-ins, forwards calls, their cancellation
+//! and the child's progress (as the call's output chunks, to a client that
+//! asked for progress), and restarts it with backoff when it dies. Each of its
 //! tools asks a permission named after it (`NAME__tool`) with its inputs as
 //! patterns, so rules decide which third-party tools run with what inputs.
 
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, CallToolResult, ContentBlock};
-use rmcp::service::{Peer, RoleClient, RunningService};
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, CallToolResult, CancelledNotificationParam,
+    ClientRequest, ContentBlock, NumberOrString, ProgressNotificationParam, ServerResult,
+};
+use rmcp::service::{NotificationContext, Peer, PeerRequestOptions, RoleClient, RunningService};
 use rmcp::transport::TokioChildProcess;
+use rmcp::{ClientHandler, ServiceExt};
 use serde_json::Value;
 use tokio::sync::watch;
 use tokio_util::task::AbortOnDropHandle;
@@ -70,16 +75,112 @@ impl FromStr for ChildSpec {
     }
 }
 
+/// Characters of one progress message the child sends that are forwarded.
+const MAX_PROGRESS_CHARS: usize = 1000;
+/// Progress notifications kept for a call not yet registered (rmcp tells a
+/// request's token only once the request is on its way); the oldest go.
+const MAX_EARLY_PROGRESS: usize = 32;
+
+/// Which call each progress token belongs to.
+#[derive(Default)]
+struct Routes {
+    calls: HashMap<i64, CallContext>,
+    early: VecDeque<(i64, String)>,
+}
+
+/// The client side of the connection to a child: routes its
+/// `notifications/progress` to the call whose request carried the token,
+/// as that call's output chunks. Progress for no known call is dropped.
+#[derive(Clone, Default)]
+struct ChildClient {
+    routes: Arc<Mutex<Routes>>,
+}
+
+impl ChildClient {
+    fn routes(&self) -> std::sync::MutexGuard<'_, Routes> {
+        self.routes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sends the progress of `token` to `ctx` (what came already first)
+    /// until the returned route is dropped.
+    fn route(&self, token: i64, ctx: CallContext) -> ProgressRoute<'_> {
+        let mut routes = self.routes();
+        for (early, line) in std::mem::take(&mut routes.early) {
+            if early == token {
+                ctx.progress(&line);
+            } else {
+                routes.early.push_back((early, line));
+            }
+        }
+        routes.calls.insert(token, ctx);
+        ProgressRoute {
+            client: self,
+            token,
+        }
+    }
+
+    fn deliver(&self, token: i64, line: String) {
+        let mut routes = self.routes();
+        if let Some(ctx) = routes.calls.get(&token) {
+            ctx.progress(&line);
+            return;
+        }
+        if routes.early.len() == MAX_EARLY_PROGRESS {
+            routes.early.pop_front();
+        }
+        routes.early.push_back((token, line));
+    }
+}
+
+impl ClientHandler for ChildClient {
+    fn on_progress(
+        &self,
+        params: ProgressNotificationParam,
+        _context: NotificationContext<RoleClient>,
+    ) -> impl Future<Output = ()> + Send + '_ {
+        if let NumberOrString::Number(token) = params.progress_token.0 {
+            self.deliver(token, progress_line(&params));
+        }
+        std::future::ready(())
+    }
+}
+
+/// One progress notification as a line of output: its message, else the
+/// count (`3/10`).
+fn progress_line(params: &ProgressNotificationParam) -> String {
+    let mut line: String = match (&params.message, params.total) {
+        (Some(message), _) => message.chars().take(MAX_PROGRESS_CHARS).collect(),
+        (None, Some(total)) => format!("{}/{total}", params.progress),
+        (None, None) => params.progress.to_string(),
+    };
+    line.push('\n');
+    line
+}
+
+/// A call's place in [`ChildClient`]'s routes, freed however the call ends
+/// (so no chunk follows the call's result).
+struct ProgressRoute<'a> {
+    client: &'a ChildClient,
+    token: i64,
+}
+
+impl Drop for ProgressRoute<'_> {
+    fn drop(&mut self) {
+        self.client.routes().calls.remove(&self.token);
+    }
+}
+
 /// How the child runs.
 #[derive(Clone)]
 struct Launch {
     spec: ChildSpec,
     config: Arc<ToolsConfig>,
     workdir: PathBuf,
+    client: ChildClient,
 }
 
 impl Launch {
-    async fn start(&self) -> anyhow::Result<RunningService<RoleClient, ()>> {
+    async fn start(&self) -> anyhow::Result<RunningService<RoleClient, ChildClient>> {
         let mut command = tokio::process::Command::new(&self.spec.argv[0]);
         command
             .args(&self.spec.argv[1..])
@@ -97,7 +198,7 @@ impl Launch {
             command.uid(user.uid).gid(user.gid);
         }
         let transport = TokioChildProcess::new(command)?;
-        Ok(().serve(transport).await?)
+        Ok(self.client.clone().serve(transport).await?)
     }
 }
 
@@ -115,6 +216,7 @@ pub async fn start(
         spec,
         config,
         workdir,
+        client: ChildClient::default(),
     };
     let name = launch.spec.name.clone();
     let first = launch.start().await.map_err(|e| {
@@ -129,6 +231,7 @@ pub async fn start(
         .await
         .map_err(|e| anyhow::anyhow!("MCP server `{name}` did not list its tools: {e}"))?;
     let (current, peer) = watch::channel(Some(first.peer().clone()));
+    let client = launch.client.clone();
     let supervisor = tokio::spawn(supervise(launch, first, current));
     let tools = listed
         .into_iter()
@@ -143,6 +246,7 @@ pub async fn start(
                 remote: tool.name.to_string(),
                 info,
                 peer: peer.clone(),
+                client: client.clone(),
             }) as Arc<dyn Tool>
         })
         .collect();
@@ -152,7 +256,7 @@ pub async fn start(
 /// Waits for the child to end and starts it again, with backoff.
 async fn supervise(
     launch: Launch,
-    first: RunningService<RoleClient, ()>,
+    first: RunningService<RoleClient, ChildClient>,
     current: watch::Sender<Option<Peer<RoleClient>>>,
 ) {
     let name = &launch.spec.name;
@@ -187,6 +291,7 @@ struct ChildTool {
     remote: String,
     info: ToolInfo,
     peer: watch::Receiver<Option<Peer<RoleClient>>>,
+    client: ChildClient,
 }
 
 /// A child's result as a response.
@@ -230,13 +335,69 @@ impl Tool for ChildTool {
         if let Value::Object(arguments) = input {
             params = params.with_arguments(arguments);
         }
-        // Dropping the request (on cancel) sends the child
-        // `notifications/cancelled`.
+        let failed =
+            |e: rmcp::ServiceError| ToolError::failed(format!("MCP server `{}`: {e}", self.server));
+        let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+        let handle = peer
+            .send_request_with_option(request, PeerRequestOptions::no_options())
+            .await
+            .map_err(failed)?;
+        let id = handle.id.clone();
+        let _route = match (&handle.progress_token.0, ctx.wants_progress()) {
+            (NumberOrString::Number(token), true) => Some(self.client.route(*token, ctx.clone())),
+            _ => None,
+        };
+        // The request is sent by hand, not with `call_tool`, because only
+        // its handle tells the progress token rmcp gave it.
         tokio::select! {
-            result = peer.call_tool(params) => result
-                .map(response)
-                .map_err(|e| ToolError::failed(format!("MCP server `{}`: {e}", self.server))),
-            () = ctx.cancel.cancelled() => Err(ToolError::Cancelled),
+            result = handle.await_response() => match result.map_err(failed)? {
+                ServerResult::CallToolResult(result) => Ok(response(result)),
+                ServerResult::InputRequiredResult(_) => Err(ToolError::failed(format!(
+                    "MCP server `{}` asked for input in the middle of a call (input_required), which toolwire does not answer",
+                    self.server
+                ))),
+                _ => Err(ToolError::failed(format!(
+                    "MCP server `{}` answered a tool call with something else",
+                    self.server
+                ))),
+            },
+            // Within the call's cancel grace: the child is told, as the spec says.
+            () = ctx.cancel.cancelled() => {
+                let cancelled = CancelledNotificationParam::new(
+                    Some(id),
+                    Some("cancelled by the caller".into()),
+                );
+                let _ = peer.notify_cancelled(cancelled).await;
+                Err(ToolError::Cancelled)
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(message: Option<&str>, total: Option<f64>) -> ProgressNotificationParam {
+        serde_json::from_value(serde_json::json!({
+            "progressToken": 1, "progress": 3, "total": total, "message": message,
+        }))
+        .expect("progress params")
+    }
+
+    #[test]
+    fn a_progress_line_is_the_message_else_the_count() {
+        assert_eq!(
+            progress_line(&params(Some("copying a.txt"), Some(10.0))),
+            "copying a.txt\n"
+        );
+        assert_eq!(progress_line(&params(None, Some(10.0))), "3/10\n");
+        assert_eq!(progress_line(&params(None, None)), "3\n");
+        let long = "x".repeat(5000);
+        assert_eq!(
+            progress_line(&params(Some(&long), None)).len(),
+            MAX_PROGRESS_CHARS + 1,
+            "a child cannot push a huge line through progress"
+        );
     }
 }
