@@ -103,10 +103,19 @@ async def main():
         assert not r.is_error and r.content[0].text == "3", r
         r = await client.call_tool("notes__shout", {{"text": "top secret"}})
         assert r.is_error and "Denied" in r.content[0].text, r
+        # The child's progress reaches this client; it opens the gate.
+        seen = []
+        async def on_progress(progress, total, message):
+            seen.append(message)
+            open("{gate}", "w").close()
+        r = await client.call_tool("notes__wait_for", {{"path": "{gate}"}}, progress_callback=on_progress)
+        assert not r.is_error and r.content[0].text == "done", r
+        assert seen and seen[0].startswith("waiting for {gate}"), seen
     print("mcp ok")
 anyio.run(main)
 "#,
-        addr = server.ready
+        addr = server.ready,
+        gate = dir.path().join("mcp-gate").display()
     );
     let output = std::process::Command::new(mcp)
         .arg("-c")
