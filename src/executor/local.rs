@@ -290,7 +290,9 @@ impl LocalExecutor {
 fn compile(tool: Arc<dyn Tool>, group: Option<String>) -> Result<Registered, RegisterError> {
     let info = tool.info();
     // Draft 4: tool schemas need nothing newer, and compiling against the
-    // 2020-12 meta-schema costs ~3 MiB of resident memory per tool.
+    // 2020-12 meta-schema cost ~3 MiB of resident memory per tool. (With
+    // jsonschema 0.30 the Draft 4 meta-schema checks alone kept 2.5 MiB of
+    // heap for the built-ins; 0.59 keeps about 0.2 MiB.)
     let validator = jsonschema::options()
         .with_draft(jsonschema::Draft::Draft4)
         .build(&info.input_schema)
@@ -312,7 +314,7 @@ fn input_problem(validator: &jsonschema::Validator, input: &serde_json::Value) -
         return None;
     }
     let error = validator.iter_errors(input).next()?;
-    let path = error.instance_path.to_string();
+    let path = error.instance_path().to_string();
     Some(if path.is_empty() {
         error.to_string()
     } else {
