@@ -13,10 +13,11 @@
 //!
 //! The other direction — an MCP server someone downloaded, run inside the
 //! sandbox, its tools served through toolwire behind the permission rules —
-//! is `child` ([`ChildSpec`], [`start_child`]; `toolwire-server --mcp-server`).
+//! is `child` ([`ChildSpec`], [`start_child`]; `toolwire-server --mcp-server`), whose progress `progress` routes to its calls.
 
 mod child;
 mod elicit;
+mod progress;
 mod rounds;
 
 pub use rounds::{MAX_SUSPENDED, SUSPENDED_FOR};
