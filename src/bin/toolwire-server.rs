@@ -158,8 +158,8 @@ async fn serve(args: Args, auth: Auth) -> anyhow::Result<()> {
     };
     let mut executor = tools::executor(&workdir, (*tools_config).clone())?;
     if args.bench_tools {
-        executor.register(toolwire::typed(tools::bench::Echo))?;
-        executor.register(toolwire::typed(tools::bench::Sleep))?;
+        executor.register_deferred(toolwire::typed(tools::bench::Echo))?;
+        executor.register_deferred(toolwire::typed(tools::bench::Sleep))?;
     }
     let config = ServerConfig::default()
         .max_in_flight(args.max_in_flight)

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -39,7 +39,10 @@ pub enum RegisterError {
 struct Registered {
     tool: Arc<dyn Tool>,
     info: ToolInfo,
-    validator: jsonschema::Validator,
+    /// Built at registration, or at the first call of a tool registered
+    /// with [`LocalExecutor::register_deferred`]; `Err` holds why the schema
+    /// does not compile.
+    validator: OnceLock<Result<jsonschema::Validator, String>>,
     /// The group it was registered in ([`LocalExecutor::replace_group`]).
     group: Option<String>,
 }
@@ -156,6 +159,29 @@ impl LocalExecutor {
     /// [`RegisterError`] when the schema is invalid or the name is taken.
     pub fn register(&mut self, tool: Arc<dyn Tool>) -> Result<&mut Self, RegisterError> {
         let registered = compile(tool, None)?;
+        self.insert(registered)
+    }
+
+    /// Adds a tool whose input validator is built at its first call rather
+    /// than now, so a process that never calls it never runs the schema
+    /// compiler. The built-in tools, whose schemas this crate's tests
+    /// compile, are registered so: the compiler's code and tables are about
+    /// 1.5 MiB of an idle tool server's resident memory. A schema that does
+    /// not compile fails each call of the tool, naming the reason.
+    ///
+    /// # Errors
+    /// [`RegisterError::Duplicate`] when the name is taken.
+    pub fn register_deferred(&mut self, tool: Arc<dyn Tool>) -> Result<&mut Self, RegisterError> {
+        let info = tool.info();
+        self.insert(Registered {
+            tool,
+            info,
+            validator: OnceLock::new(),
+            group: None,
+        })
+    }
+
+    fn insert(&mut self, registered: Registered) -> Result<&mut Self, RegisterError> {
         let registry = Arc::make_mut(self.tools.get_mut().unwrap_or_else(PoisonError::into_inner));
         if registry.contains_key(&registered.info.name) {
             return Err(RegisterError::Duplicate(registered.info.name));
@@ -253,11 +279,17 @@ impl LocalExecutor {
         request: ToolRequest,
         ctx: CallContext,
     ) -> Outcome {
-        if let Some(problem) = input_problem(&registered.validator, &request.input) {
-            return Outcome::Response(ToolResponse::failure(format!(
-                "invalid input for tool `{}`: {problem}",
+        let problem = match registered.validator() {
+            Ok(validator) => input_problem(validator, &request.input).map(|problem| {
+                format!("invalid input for tool `{}`: {problem}", request.tool_name)
+            }),
+            Err(reason) => Some(format!(
+                "tool `{}` has an invalid input schema: {reason}",
                 request.tool_name
-            )));
+            )),
+        };
+        if let Some(problem) = problem {
+            return Outcome::Response(ToolResponse::failure(problem));
         }
         // Published here, after validation: `tool.started` means the input
         // was valid and the tool begins (the journal reads it that way).
@@ -286,24 +318,41 @@ impl LocalExecutor {
     }
 }
 
-/// A tool with its compiled input validator.
-fn compile(tool: Arc<dyn Tool>, group: Option<String>) -> Result<Registered, RegisterError> {
-    let info = tool.info();
+impl Registered {
+    /// The input validator, built now if it was deferred.
+    fn validator(&self) -> Result<&jsonschema::Validator, &str> {
+        self.validator
+            .get_or_init(|| validator_for(&self.info.input_schema).map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(String::as_str)
+    }
+}
+
+/// The validator of a tool's input schema.
+pub(crate) fn validator_for(
+    schema: &serde_json::Value,
+) -> Result<jsonschema::Validator, jsonschema::ValidationError<'static>> {
     // Draft 4: tool schemas need nothing newer, and compiling against the
     // 2020-12 meta-schema cost ~3 MiB of resident memory per tool. (With
     // jsonschema 0.30 the Draft 4 meta-schema checks alone kept 2.5 MiB of
     // heap for the built-ins; 0.59 keeps about 0.2 MiB.)
-    let validator = jsonschema::options()
+    jsonschema::options()
         .with_draft(jsonschema::Draft::Draft4)
-        .build(&info.input_schema)
-        .map_err(|e| RegisterError::InvalidSchema {
+        .build(schema)
+}
+
+/// A tool with its compiled input validator.
+fn compile(tool: Arc<dyn Tool>, group: Option<String>) -> Result<Registered, RegisterError> {
+    let info = tool.info();
+    let validator =
+        validator_for(&info.input_schema).map_err(|e| RegisterError::InvalidSchema {
             tool: info.name.clone(),
             reason: e.to_string(),
         })?;
     Ok(Registered {
         tool,
         info,
-        validator,
+        validator: OnceLock::from(Ok(validator)),
         group,
     })
 }
