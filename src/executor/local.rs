@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use futures::FutureExt;
 
 use super::stop::{CallStop, Ended, StopReason, run_bounded};
+use super::validate::{ValidatorSlot, compiled_now, input_refusal};
 use super::{CallOptions, Executor, Outcome};
 use crate::context::{CallContext, SharedState};
 use crate::error::CallError;
@@ -42,7 +43,7 @@ struct Registered {
     /// Built at registration, or at the first call of a tool registered
     /// with [`LocalExecutor::register_deferred`]; `Err` holds why the schema
     /// does not compile.
-    validator: OnceLock<Result<jsonschema::Validator, String>>,
+    validator: ValidatorSlot,
     /// The group it was registered in ([`LocalExecutor::replace_group`]).
     group: Option<String>,
 }
@@ -279,17 +280,14 @@ impl LocalExecutor {
         request: ToolRequest,
         ctx: CallContext,
     ) -> Outcome {
-        let problem = match registered.validator() {
-            Ok(validator) => input_problem(validator, &request.input).map(|problem| {
-                format!("invalid input for tool `{}`: {problem}", request.tool_name)
-            }),
-            Err(reason) => Some(format!(
-                "tool `{}` has an invalid input schema: {reason}",
-                request.tool_name
-            )),
-        };
-        if let Some(problem) = problem {
-            return Outcome::Response(ToolResponse::failure(problem));
+        let refusal = input_refusal(
+            &registered.validator,
+            &registered.info.input_schema,
+            &request.tool_name,
+            &request.input,
+        );
+        if let Some(refusal) = refusal {
+            return Outcome::Response(ToolResponse::failure(refusal));
         }
         // Published here, after validation: `tool.started` means the input
         // was valid and the tool begins (the journal reads it that way).
@@ -318,59 +316,19 @@ impl LocalExecutor {
     }
 }
 
-impl Registered {
-    /// The input validator, built now if it was deferred.
-    fn validator(&self) -> Result<&jsonschema::Validator, &str> {
-        self.validator
-            .get_or_init(|| validator_for(&self.info.input_schema).map_err(|e| e.to_string()))
-            .as_ref()
-            .map_err(String::as_str)
-    }
-}
-
-/// The validator of a tool's input schema.
-pub(crate) fn validator_for(
-    schema: &serde_json::Value,
-) -> Result<jsonschema::Validator, jsonschema::ValidationError<'static>> {
-    // Draft 4: tool schemas need nothing newer, and compiling against the
-    // 2020-12 meta-schema cost ~3 MiB of resident memory per tool. (With
-    // jsonschema 0.30 the Draft 4 meta-schema checks alone kept 2.5 MiB of
-    // heap for the built-ins; 0.59 keeps about 0.2 MiB.)
-    jsonschema::options()
-        .with_draft(jsonschema::Draft::Draft4)
-        .build(schema)
-}
-
 /// A tool with its compiled input validator.
 fn compile(tool: Arc<dyn Tool>, group: Option<String>) -> Result<Registered, RegisterError> {
     let info = tool.info();
     let validator =
-        validator_for(&info.input_schema).map_err(|e| RegisterError::InvalidSchema {
+        compiled_now(&info.input_schema).map_err(|reason| RegisterError::InvalidSchema {
             tool: info.name.clone(),
-            reason: e.to_string(),
+            reason,
         })?;
     Ok(Registered {
         tool,
         info,
-        validator: OnceLock::from(Ok(validator)),
+        validator,
         group,
-    })
-}
-
-/// The first schema violation, naming the offending field.
-fn input_problem(validator: &jsonschema::Validator, input: &serde_json::Value) -> Option<String> {
-    if validator.is_valid(input) {
-        return None;
-    }
-    let error = validator.iter_errors(input).next()?;
-    let path = error.instance_path().to_string();
-    Some(if path.is_empty() {
-        error.to_string()
-    } else {
-        format!(
-            "field `{}`: {error}",
-            path.trim_start_matches('/').replace('/', ".")
-        )
     })
 }
 

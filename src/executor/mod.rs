@@ -6,13 +6,16 @@
 //!
 //! - `outcome`: [`Outcome`], to and from the wire, into the caller's result.
 //! - `stop`: why a call was stopped, and running a call within its bounds.
-//! - `local`: [`LocalExecutor`], registration, admission, validation.
+//! - `local`: [`LocalExecutor`], registration, admission, running a call.
+//! - `validate`: a tool's input validator (built at registration or first
+//!   call) and the refusal of an input it rejects.
 //! - `router`: [`Router`], several executors behind one tool list.
 
 mod local;
 mod outcome;
 mod router;
 pub(crate) mod stop;
+mod validate;
 
 pub use local::{Admitted, DEFAULT_CANCEL_GRACE, LocalExecutor, RegisterError};
 pub use outcome::Outcome;
