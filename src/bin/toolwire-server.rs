@@ -79,14 +79,17 @@ struct Args {
     rules: Option<PathBuf>,
 }
 
-/// The rules of a `--rules` file.
+/// The log filter without `RUST_LOG`: rmcp logs each stateless MCP request
+/// (2026-07-28) twice at `info`, with the client's whole description.
+const DEFAULT_LOG_FILTER: &str = "info,rmcp=warn";
+
 fn main() -> anyhow::Result<()> {
     make_non_dumpable();
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER)),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -235,7 +235,12 @@ pub fn http_service(
     StreamableHttpService::new(
         move || Ok(McpFace::sharing(executor.clone(), suspended.clone())),
         LocalSessionManager::default().into(),
-        StreamableHttpServerConfig::default().with_cancellation_token(cancel),
+        // A stateless (2026-07-28) call that sends nothing before its
+        // result is answered with one JSON body instead of an event stream;
+        // sessions (earlier versions) are unchanged.
+        StreamableHttpServerConfig::default()
+            .with_json_response(true)
+            .with_cancellation_token(cancel),
     )
 }
 
