@@ -43,6 +43,8 @@ fn bench_json_has_every_key_with_sane_values() {
         "server_rss_loaded_kib",
         "mcp_echo_p50_us",
         "mcp_echo_p50_ratio",
+        "mcp_stateless_echo_p50_us",
+        "mcp_stateless_echo_p50_ratio",
     ] {
         let value = report[key]
             .as_f64()

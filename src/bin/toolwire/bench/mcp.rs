@@ -1,13 +1,16 @@
 //! `mcp_echo_p50_us`: the `echo` tool over `/mcp` with rmcp's own client
 //! (streamable HTTP), against the same server the native WebSocket figures
-//! come from, measured in alternating rounds with them.
+//! come from, measured in alternating rounds with them — once in a session
+//! (`initialize`, protocol versions before 2026-07-28, what most MCP hosts
+//! speak today) and once stateless (`server/discover`, 2026-07-28: each call
+//! a self-contained request answered with one JSON body).
 
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use rmcp::ServiceExt;
-use rmcp::model::CallToolRequestParams;
-use rmcp::service::{RoleClient, RunningService};
+use rmcp::model::{CallToolRequestParams, ProtocolVersion};
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt, RoleClient, RunningService};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use serde_json::json;
@@ -20,11 +23,33 @@ pub(super) struct McpClient {
 }
 
 impl McpClient {
-    /// Connects and initializes (bearer `token`).
+    /// Connects and initializes a session (bearer `token`).
     pub(super) async fn connect(address: &str, token: &str) -> anyhow::Result<Self> {
-        let config = StreamableHttpClientTransportConfig::with_uri(format!("http://{address}/mcp"))
-            .auth_header(token);
-        let service = ().serve(StreamableHttpClientTransport::from_config(config)).await?;
+        let service = ()
+            .serve(StreamableHttpClientTransport::from_config(endpoint(
+                address, token,
+            )))
+            .await?;
+        Ok(Self { service })
+    }
+
+    /// Connects with `server/discover` and the 2026-07-28 protocol: no
+    /// session, every call a request of its own.
+    pub(super) async fn connect_stateless(address: &str, token: &str) -> anyhow::Result<Self> {
+        let lifecycle = ClientLifecycleMode::Discover {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+        };
+        // rmcp's default HTTP client opens a connection per request (it
+        // turns pooling off: a reused connection whose previous event stream
+        // was not read to its end stalls on delayed ACKs); a JSON answer is
+        // read to its end, so this client keeps its connection.
+        let http = reqwest_rmcp::Client::builder().build()?;
+        let service = ()
+            .serve_with_lifecycle(
+                StreamableHttpClientTransport::with_client(http, endpoint(address, token)),
+                lifecycle,
+            )
+            .await?;
         Ok(Self { service })
     }
 
@@ -49,8 +74,14 @@ impl McpClient {
         Ok(samples)
     }
 
-    /// Ends the MCP session.
+    /// Ends the MCP client.
     pub(super) async fn close(self) {
         let _ = self.service.cancel().await;
     }
+}
+
+/// rmcp's streamable HTTP client configured for `/mcp` at `address`.
+fn endpoint(address: &str, token: &str) -> StreamableHttpClientTransportConfig {
+    StreamableHttpClientTransportConfig::with_uri(format!("http://{address}/mcp"))
+        .auth_header(token)
 }

@@ -206,17 +206,24 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         echo_samples.extend(tool_latency(&executor, per_round).await?);
     }
     // MCP echo, alternating with the native path on the same server.
+    // Both MCP clients: a session's and a stateless one's.
     let mcp = mcp::McpClient::connect(&server_addr, &token).await?;
+    let mcp_stateless = mcp::McpClient::connect_stateless(&server_addr, &token).await?;
     mcp.latency(100).await?;
-    let (mut native_samples, mut mcp_samples) = (Vec::new(), Vec::new());
+    mcp_stateless.latency(100).await?;
+    let (mut native_samples, mut mcp_samples, mut stateless_samples) =
+        (Vec::new(), Vec::new(), Vec::new());
     let per_mcp_round = (args.echo_iterations / 3 / LATENCY_ROUNDS).max(1);
     for _ in 0..LATENCY_ROUNDS {
         native_samples.extend(tool_latency(&executor, per_mcp_round).await?);
         mcp_samples.extend(mcp.latency(per_mcp_round).await?);
+        stateless_samples.extend(mcp_stateless.latency(per_mcp_round).await?);
     }
     mcp.close().await;
+    mcp_stateless.close().await;
     let native_echo_p50_us = percentile(&mut native_samples, 0.5);
     let mcp_echo_p50_us = percentile(&mut mcp_samples, 0.5);
+    let mcp_stateless_echo_p50_us = percentile(&mut stateless_samples, 0.5);
     let floor_echo_p50_us = percentile(&mut floor_samples, 0.5);
     let floor_echo_p99_us = percentile(&mut floor_samples, 0.99);
     let echo_p50_us = percentile(&mut echo_samples, 0.5);
@@ -306,6 +313,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         "bash_permission_check_us": bash_permission_check_us,
         "mcp_echo_p50_us": mcp_echo_p50_us,
         "mcp_echo_p50_ratio": mcp_echo_p50_us / native_echo_p50_us,
+        "mcp_stateless_echo_p50_us": mcp_stateless_echo_p50_us,
+        "mcp_stateless_echo_p50_ratio": mcp_stateless_echo_p50_us / native_echo_p50_us,
         "container_floor_ms": container_floor_ms,
         "cold_start_ms": cold_start_ms,
         "cold_start_overhead_ms": cold_start_ms.zip(container_floor_ms).map(|(c, f)| c - f),
