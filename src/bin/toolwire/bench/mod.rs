@@ -205,8 +205,8 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
         floor_samples.extend(floor_latency(&mut floor, per_round).await?);
         echo_samples.extend(tool_latency(&executor, per_round).await?);
     }
-    // MCP echo, alternating with the native path on the same server.
-    // Both MCP clients: a session's and a stateless one's.
+    // MCP echo, a session's and a stateless client's, alternating with the
+    // native path on the same server.
     let mcp = mcp::McpClient::connect(&server_addr, &token).await?;
     let mcp_stateless = mcp::McpClient::connect_stateless(&server_addr, &token).await?;
     mcp.latency(100).await?;
