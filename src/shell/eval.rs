@@ -7,16 +7,17 @@
 
 use tree_sitter::Node;
 
+use super::kinds::kind;
 use super::word::text_of;
 
 /// Test operators of `[[ ]]` that compare as arithmetic.
 const ARITHMETIC_TESTS: &[&str] = &["-eq", "-ne", "-lt", "-le", "-gt", "-ge"];
 
 /// Why `node` makes bash evaluate data as code, if it does.
-/// `kind` is `node.kind()`, read once by the caller.
-pub(super) fn data_as_code(node: Node<'_>, kind: &str, source: &str) -> Option<&'static str> {
+/// `node_kind` is its kind, read once by the caller.
+pub(super) fn data_as_code(node: Node<'_>, node_kind: &str, source: &str) -> Option<&'static str> {
     const ARITHMETIC: &str = "arithmetic on a variable evaluates its value as code";
-    match kind {
+    match node_kind {
         "arithmetic_expansion" | "c_style_for_statement" if names_a_variable(node, source) => {
             Some(ARITHMETIC)
         }
@@ -31,7 +32,7 @@ pub(super) fn data_as_code(node: Node<'_>, kind: &str, source: &str) -> Option<&
             let plain = text == "@" || text == "*" || text.chars().all(|c| c.is_ascii_digit());
             (!plain).then_some(ARITHMETIC)
         }
-        "binary_expression" if node.parent().is_some_and(|p| p.kind() == "test_command") => {
+        "binary_expression" if node.parent().is_some_and(|p| kind(p) == "test_command") => {
             let operator = node.child_by_field_name("operator")?;
             (ARITHMETIC_TESTS.contains(&text_of(operator, source))
                 && names_a_variable(node, source))
@@ -68,7 +69,7 @@ pub(super) fn data_as_code(node: Node<'_>, kind: &str, source: &str) -> Option<&
 fn names_a_variable(node: Node<'_>, source: &str) -> bool {
     let mut stack = vec![node];
     while let Some(node) = stack.pop() {
-        match node.kind() {
+        match kind(node) {
             "variable_name" | "simple_expansion" | "expansion" | "command_substitution" => {
                 return true;
             }

@@ -21,6 +21,7 @@
 
 mod arity;
 mod eval;
+mod kinds;
 mod walk;
 mod word;
 mod wrappers;

@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use tree_sitter::{Node, Parser, Tree, TreeCursor};
 
 use super::eval;
+use super::kinds::{is_command_word, kind};
 use super::word::{Word, text_of};
 use super::wrappers::{self, Inner};
 use super::{Cwd, MAX_SCRIPT_NESTING, MAX_SYNTAX_DEPTH, PathUse, Script, SimpleCommand};
@@ -127,7 +128,7 @@ impl Walker<'_, '_> {
     /// the cursor where it was.
     fn enter(&mut self, cursor: &mut TreeCursor<'_>) {
         let node = cursor.node();
-        let kind = node.kind();
+        let kind = kind(node);
         if let Some(why) = eval::data_as_code(node, kind, self.source) {
             self.evaluates_data.get_or_insert(why);
         }
@@ -160,7 +161,7 @@ impl Walker<'_, '_> {
         let mut words = Vec::new();
         if cursor.goto_first_child() {
             loop {
-                if matches!(cursor.field_name(), Some("name" | "argument")) {
+                if is_command_word(cursor) {
                     words.push(Word::from_node(cursor.node(), self.source));
                 }
                 if !cursor.goto_next_sibling() {
@@ -300,7 +301,7 @@ impl Walker<'_, '_> {
             .children_by_field_name("destination", &mut cursor)
             .collect();
         for destination in destinations {
-            if destination.kind() == "process_substitution" {
+            if kind(destination) == "process_substitution" {
                 // `> >(cmd)` feeds a command (found by the walk), not a file.
                 continue;
             }

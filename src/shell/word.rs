@@ -3,6 +3,8 @@
 
 use tree_sitter::Node;
 
+use super::kinds::kind;
+
 /// One word of a command as the script wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Word {
@@ -44,7 +46,7 @@ pub(super) fn text_of<'s>(node: Node<'_>, source: &'s str) -> &'s str {
 /// The value of a word node when it is literal.
 fn literal_of(node: Node<'_>, source: &str) -> Option<String> {
     let text = text_of(node, source);
-    match node.kind() {
+    match kind(node) {
         "word" | "command_name" if node.named_child_count() == 0 => unquoted_word(text),
         "command_name" => node.named_child(0).and_then(|c| literal_of(c, source)),
         "number" if node.named_child_count() == 0 => Some(text.to_owned()),
@@ -56,7 +58,7 @@ fn literal_of(node: Node<'_>, source: &str) -> Option<String> {
             let mut cursor = node.walk();
             if node
                 .named_children(&mut cursor)
-                .any(|c| c.kind() != "string_content")
+                .any(|c| kind(c) != "string_content")
             {
                 return None;
             }
