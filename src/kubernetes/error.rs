@@ -56,6 +56,16 @@ pub enum KubernetesError {
     /// sandbox not launched with [`PodConfig::detached`](super::PodConfig::detached).
     #[error("only a sandbox launched detached can be detached (PodConfig::detached)")]
     NotDetached,
+    /// A manifest the launcher built does not read as its Kubernetes type
+    /// (a bug of the launcher, reported instead of a panic).
+    #[error("the sandbox {object} manifest is not a valid {object}: {source}")]
+    Manifest {
+        /// The kind of object.
+        object: &'static str,
+        /// What serde said.
+        #[source]
+        source: serde_json::Error,
+    },
     /// Local I/O (the tools file).
     #[error("{action}: {source}")]
     Io {
@@ -70,6 +80,10 @@ pub enum KubernetesError {
 impl KubernetesError {
     pub(crate) fn api(action: &'static str) -> impl FnOnce(kube::Error) -> Self {
         move |source| Self::Api { action, source }
+    }
+
+    pub(crate) fn manifest(object: &'static str) -> impl FnOnce(serde_json::Error) -> Self {
+        move |source| Self::Manifest { object, source }
     }
 }
 

@@ -104,7 +104,7 @@ impl KubernetesLauncher {
             grace_secs: u32::try_from(config.stop_grace.as_secs()).unwrap_or(u32::MAX),
         };
         let secrets: Api<Secret> = Api::namespaced(self.client.clone(), &self.namespace);
-        let secret = secret_manifest(&self.config, &config, &who, &token, tools_file.as_deref());
+        let secret = secret_manifest(&self.config, &config, &who, &token, tools_file.as_deref())?;
         secrets
             .create(&PostParams::default(), &secret)
             .await
@@ -115,7 +115,7 @@ impl KubernetesLauncher {
         };
         let made = async {
             let mut objects = objects.clone();
-            if let Some(policy) = network_policy_manifest(&self.config, &config, &who) {
+            if let Some(policy) = network_policy_manifest(&self.config, &config, &who)? {
                 objects.network_policy = true;
                 guard.objects = Some(objects.clone());
                 let policies: Api<NetworkPolicy> =
@@ -128,7 +128,7 @@ impl KubernetesLauncher {
             let pods = objects.pods();
             pods.create(
                 &PostParams::default(),
-                &pod_manifest(&self.config, &config, &who),
+                &pod_manifest(&self.config, &config, &who)?,
             )
             .await
             .map_err(KubernetesError::api("create the sandbox Pod"))?;

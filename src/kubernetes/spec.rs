@@ -15,6 +15,7 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use serde_json::{Value, json};
 
 use super::config::{KubernetesConfig, Network, PodConfig};
+use super::error::KubernetesError;
 use super::{
     ANNOTATION_OWNER, ANNOTATION_SESSION, LABEL_CREATED, LABEL_MANAGED, LABEL_SANDBOX,
     LABEL_SESSION, OWNER_DETACHED,
@@ -239,18 +240,28 @@ pub(super) fn pod_json(config: &KubernetesConfig, pod: &PodConfig, who: &Identit
 /// token, no host namespaces, limits), an init container that moves the
 /// token into place, and emptyDir volumes for the workspace, /tmp and the
 /// token.
-pub(super) fn pod_manifest(config: &KubernetesConfig, pod: &PodConfig, who: &Identity<'_>) -> Pod {
-    serde_json::from_value(pod_json(config, pod, who)).expect("the pod manifest is a Pod")
+///
+/// # Errors
+/// [`KubernetesError::Manifest`] if the manifest does not read as a Pod.
+pub(super) fn pod_manifest(
+    config: &KubernetesConfig,
+    pod: &PodConfig,
+    who: &Identity<'_>,
+) -> Result<Pod, KubernetesError> {
+    serde_json::from_value(pod_json(config, pod, who)).map_err(KubernetesError::manifest("Pod"))
 }
 
 /// The sandbox's Secret: the token and, when given, the tools file.
+///
+/// # Errors
+/// [`KubernetesError::Manifest`] if the manifest does not read as a Secret.
 pub(super) fn secret_manifest(
     config: &KubernetesConfig,
     pod: &PodConfig,
     who: &Identity<'_>,
     token: &str,
     tools_file: Option<&[u8]>,
-) -> Secret {
+) -> Result<Secret, KubernetesError> {
     use k8s_openapi::ByteString;
     let mut data = BTreeMap::from([(TOKEN_KEY.to_owned(), ByteString(token.as_bytes().to_vec()))]);
     if let Some(bytes) = tools_file {
@@ -263,9 +274,9 @@ pub(super) fn secret_manifest(
         "type": "Opaque",
         "immutable": true,
     }))
-    .expect("the secret manifest is a Secret");
+    .map_err(KubernetesError::manifest("Secret"))?;
     secret.data = Some(data);
-    secret
+    Ok(secret)
 }
 
 /// The NetworkPolicy of a [`Network::None`] sandbox: selects its Pod alone
@@ -290,13 +301,19 @@ pub(super) fn network_policy_json(
 }
 
 /// The NetworkPolicy as the typed object (see [`network_policy_json`]).
+///
+/// # Errors
+/// [`KubernetesError::Manifest`] if the manifest does not read as a
+/// NetworkPolicy.
 pub(super) fn network_policy_manifest(
     config: &KubernetesConfig,
     pod: &PodConfig,
     who: &Identity<'_>,
-) -> Option<NetworkPolicy> {
+) -> Result<Option<NetworkPolicy>, KubernetesError> {
     network_policy_json(config, pod, who)
-        .map(|v| serde_json::from_value(v).expect("the policy manifest is a NetworkPolicy"))
+        .map(serde_json::from_value)
+        .transpose()
+        .map_err(KubernetesError::manifest("NetworkPolicy"))
 }
 
 /// A label value from any text: `[A-Za-z0-9_.-]`, at most 63 characters,

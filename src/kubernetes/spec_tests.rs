@@ -38,11 +38,13 @@ fn the_manifests_survive_the_typed_round_trip() {
         .tools_file("/x/tools.yaml")
         .idle_timeout(Duration::from_secs(30));
     let json = pod_json(&config, &launch, &WHO);
-    let typed = serde_json::to_value(pod_manifest(&config, &launch, &WHO)).expect("test data");
+    let typed = serde_json::to_value(pod_manifest(&config, &launch, &WHO).expect("a Pod"))
+        .expect("test data");
     assert_eq!(typed, json);
     let policy = network_policy_json(&config, &launch, &WHO).expect("test data");
     let typed =
-        serde_json::to_value(network_policy_manifest(&config, &launch, &WHO)).expect("test data");
+        serde_json::to_value(network_policy_manifest(&config, &launch, &WHO).expect("a policy"))
+            .expect("test data");
     assert_eq!(typed, policy);
 }
 
@@ -274,7 +276,8 @@ fn no_network_denies_all_egress_of_this_pod_only() {
 
 #[test]
 fn the_secret_holds_the_token_and_the_tools_file() {
-    let secret = secret_manifest(&config(), &PodConfig::default(), &WHO, "tok", Some(b"x: 1"));
+    let secret = secret_manifest(&config(), &PodConfig::default(), &WHO, "tok", Some(b"x: 1"))
+        .expect("a Secret");
     let data = secret.data.expect("test data");
     assert_eq!(data[TOKEN_KEY].0, b"tok");
     assert_eq!(data[TOOLS_FILE_KEY].0, b"x: 1");
