@@ -25,11 +25,11 @@ pub(super) struct McpClient {
 impl McpClient {
     /// Connects and initializes a session (bearer `token`).
     pub(super) async fn connect(address: &str, token: &str) -> anyhow::Result<Self> {
-        let service = ()
-            .serve(StreamableHttpClientTransport::from_config(endpoint(
-                address, token,
-            )))
-            .await?;
+        let transport = StreamableHttpClientTransport::with_client(
+            keep_alive_client()?,
+            endpoint(address, token),
+        );
+        let service = ().serve(transport).await?;
         Ok(Self { service })
     }
 
@@ -39,14 +39,12 @@ impl McpClient {
         let lifecycle = ClientLifecycleMode::Discover {
             preferred_versions: vec![ProtocolVersion::V_2026_07_28],
         };
-        // rmcp's default HTTP client opens a connection per request (it
-        // turns pooling off: a reused connection whose previous event stream
-        // was not read to its end stalls on delayed ACKs); a JSON answer is
-        // read to its end, so this client keeps its connection.
-        let http = reqwest_rmcp::Client::builder().build()?;
         let service = ()
             .serve_with_lifecycle(
-                StreamableHttpClientTransport::with_client(http, endpoint(address, token)),
+                StreamableHttpClientTransport::with_client(
+                    keep_alive_client()?,
+                    endpoint(address, token),
+                ),
                 lifecycle,
             )
             .await?;
@@ -78,6 +76,17 @@ impl McpClient {
     pub(super) async fn close(self) {
         let _ = self.service.cancel().await;
     }
+}
+
+/// The HTTP client under rmcp's: one that keeps its connection between
+/// requests. rmcp's default client opens a connection per request (it turns
+/// pooling off: on a server that delays small writes, a reused connection
+/// whose previous event stream was not read to its end stalls on delayed
+/// ACKs). toolwire-server sends with `TCP_NODELAY`, so nothing stalls, and
+/// a connection per call only adds a TCP handshake to each (measured in
+/// docs/PERFORMANCE.md, thirteenth session).
+fn keep_alive_client() -> anyhow::Result<reqwest_rmcp::Client> {
+    Ok(reqwest_rmcp::Client::builder().build()?)
 }
 
 /// rmcp's streamable HTTP client configured for `/mcp` at `address`.
