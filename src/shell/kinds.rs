@@ -13,7 +13,7 @@ use tree_sitter::{Language, Node, TreeCursor};
 /// The names of every symbol, and the ids of the fields the walk reads.
 struct Table {
     /// `names[symbol]` is what `Node::kind` says for a node of that symbol.
-    names: Vec<&'static str>,
+    names: Vec<Option<&'static str>>,
     /// The `name` field of a command.
     name: Option<NonZeroU16>,
     /// The `argument` field of a command.
@@ -26,9 +26,7 @@ fn table() -> &'static Table {
         let language: Language = tree_sitter_bash::LANGUAGE.into();
         let count = u16::try_from(language.node_kind_count()).unwrap_or(u16::MAX);
         Table {
-            names: (0..count)
-                .map(|id| language.node_kind_for_id(id).unwrap_or(""))
-                .collect(),
+            names: (0..count).map(|id| language.node_kind_for_id(id)).collect(),
             name: language.field_id_for_name("name"),
             argument: language.field_id_for_name("argument"),
         }
@@ -37,11 +35,9 @@ fn table() -> &'static Table {
 
 /// `node.kind()`, without reading the C string.
 pub(super) fn kind(node: Node<'_>) -> &'static str {
-    match table().names.get(usize::from(node.kind_id())) {
-        Some(name) if !name.is_empty() => name,
-        // `ERROR` and other built-in symbols lie outside the table.
-        _ => node.kind(),
-    }
+    let known = table().names.get(usize::from(node.kind_id())).copied();
+    // `ERROR` and other built-in symbols lie outside the table.
+    known.flatten().unwrap_or_else(|| node.kind())
 }
 
 /// Whether the node under `cursor` is a command's name or one of its

@@ -128,11 +128,11 @@ impl Walker<'_, '_> {
     /// the cursor where it was.
     fn enter(&mut self, cursor: &mut TreeCursor<'_>) {
         let node = cursor.node();
-        let kind = kind(node);
-        if let Some(why) = eval::data_as_code(node, kind, self.source) {
+        let node_kind = kind(node);
+        if let Some(why) = eval::data_as_code(node, node_kind, self.source) {
             self.evaluates_data.get_or_insert(why);
         }
-        match kind {
+        match node_kind {
             "command" => self.command(cursor),
             "declaration_command" | "unset_command" => {
                 let mut words = Vec::new();
