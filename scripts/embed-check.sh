@@ -20,6 +20,10 @@ toolwire = { path = "$repo", default-features = false, features = ["docker"] }
 tokio = { version = "1", features = ["rt-multi-thread", "macros"] }
 
 [workspace]
+
+# Only whether it builds is checked: no debug info to write to disk.
+[profile.dev]
+debug = false
 TOML
 cat > "$dir/src/main.rs" <<'RS'
 use toolwire::docker::{DockerLauncher, ImageConfig};
