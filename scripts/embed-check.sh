@@ -40,5 +40,6 @@ if grep -E '^(clap|indicatif|tracing-subscriber) ' <<<"$tree"; then
   echo "embed check: the CLI's dependencies are in an embedding crate's tree" >&2
   exit 1
 fi
-CARGO_TARGET_DIR="$repo/target/embed-check" cargo build --quiet --manifest-path "$dir/Cargo.toml"
+# Built in the temporary directory, so the trap removes the build with it.
+CARGO_TARGET_DIR="$dir/target" cargo build --quiet --manifest-path "$dir/Cargo.toml"
 echo "embed check: builds without clap, indicatif or tracing-subscriber"
