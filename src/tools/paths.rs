@@ -19,20 +19,25 @@ const MAX_SYMLINKS: usize = 40;
 /// Resolves `raw` against `workdir`, following symlinks component by
 /// component. Components that do not exist yet are kept as they are.
 ///
+/// `workdir` is taken as already resolved (the server and the CLI
+/// canonicalize it at start; a `cd` target the bash check follows is a
+/// result of this function): a relative `raw` is resolved from it, without
+/// looking its own components up again. An absolute `raw` is resolved from
+/// `/`.
+///
 /// # Errors
 /// A [`ToolError::Failed`] for an empty path or a symlink loop.
 pub fn resolve(workdir: &Path, raw: &str) -> Result<PathBuf, ToolError> {
     if raw.trim().is_empty() {
         return Err(ToolError::failed("the path is empty"));
     }
-    let start = if Path::new(raw).is_absolute() {
-        PathBuf::from(raw)
-    } else {
-        workdir.join(raw)
-    };
     let mut pending: Vec<std::ffi::OsString> = Vec::new();
-    push_components(&mut pending, &start);
-    let mut resolved = PathBuf::from("/");
+    push_components(&mut pending, Path::new(raw));
+    let mut resolved = if Path::new(raw).is_absolute() {
+        PathBuf::from("/")
+    } else {
+        workdir.to_path_buf()
+    };
     let mut links = 0;
     while let Some(component) = pending.pop() {
         match component.to_str() {
@@ -154,5 +159,32 @@ mod tests {
 
         std::os::unix::fs::symlink("loop", work.join("loop")).expect("symlink");
         assert!(resolve(&work, "loop/x").is_err());
+    }
+
+    #[test]
+    fn a_relative_path_starts_at_the_workdir_as_given() {
+        // The workdir is taken as resolved: its own components are not
+        // looked up again (the bash check resolves every `cd` target and
+        // redirection this way), so a workdir named through a link keeps
+        // its relative paths inside it, while links below it are followed.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let real = dir.path().canonicalize().expect("canonical").join("real");
+        std::fs::create_dir_all(real.join("sub")).expect("mkdir");
+        let named = dir.path().canonicalize().expect("canonical").join("named");
+        std::os::unix::fs::symlink(&real, &named).expect("symlink");
+        std::os::unix::fs::symlink("/etc", real.join("sub/etc-link")).expect("symlink");
+
+        let inside = resolve(&named, "sub/new.txt").expect("ok");
+        assert_eq!(inside, named.join("sub/new.txt"));
+        assert!(is_inside(&named, &inside));
+        assert_eq!(
+            resolve(&named, "sub/etc-link/passwd").expect("ok"),
+            PathBuf::from("/etc/passwd")
+        );
+        // An absolute path is resolved from `/`, through the link.
+        assert_eq!(
+            resolve(&named, named.join("sub/x").to_str().expect("utf-8")).expect("ok"),
+            real.join("sub/x")
+        );
     }
 }
