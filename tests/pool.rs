@@ -81,3 +81,61 @@ async fn the_pool_launches_up_to_its_parallel_limit_at_once() {
     assert_eq!(warm_pool(3, 8).await, 3, "never more than the pool's room");
     assert_eq!(warm_pool(2, 1).await, 1, "one at a time when told so");
 }
+
+/// The real launcher, each launch waiting for a permit the test hands out.
+#[derive(Clone)]
+struct Gated {
+    inner: DockerLauncher,
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+#[async_trait]
+impl Launcher for Gated {
+    type Config = LaunchConfig;
+    type Sandbox = DockerSandbox;
+    type Error = LaunchError;
+
+    async fn launch(&self, config: LaunchConfig) -> Result<DockerSandbox, LaunchError> {
+        let permit = self.permits.acquire().await.expect("the gate stays open");
+        permit.forget();
+        self.inner.launch(config).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acquire_warm_takes_only_a_warm_sandbox_and_never_launches() {
+    let gated = Gated {
+        inner: launcher().await,
+        permits: Arc::new(tokio::sync::Semaphore::new(1)),
+    };
+    let pool = SandboxPool::new(
+        gated.clone(),
+        LaunchConfig::default().session("pool-acquire-warm"),
+        PoolConfig::size(1),
+    );
+    assert!(
+        pool.wait_warm(1, Duration::from_secs(120)).await,
+        "the pool warms its one sandbox"
+    );
+    let first = pool.acquire_warm().await.expect("the warm sandbox");
+    // The refill waits at the gate: the pool is dry, and acquire_warm says
+    // so at once instead of launching.
+    assert!(pool.acquire_warm().await.is_none(), "a dry pool gives none");
+    gated.permits.add_permits(1);
+    assert!(
+        pool.wait_warm(1, Duration::from_secs(120)).await,
+        "the pool refills once a launch may run"
+    );
+    let second = pool.acquire_warm().await.expect("the refilled sandbox");
+    assert_ne!(first.id(), second.id(), "a sandbox is handed out once");
+    let answer = second
+        .executor()
+        .execute(ToolRequest::new("ls", serde_json::json!({})))
+        .await
+        .expect("answer");
+    assert_eq!(answer.output, "(empty directory)");
+    first.shutdown().await.expect("shutdown");
+    second.shutdown().await.expect("shutdown");
+    gated.permits.add_permits(1);
+    pool.shutdown().await;
+}

@@ -30,7 +30,10 @@ pub struct PoolConfig {
     /// Launches the filler runs at once (at least 1). One at a time refills
     /// at the speed of one launch; the engine starts several at once about
     /// as fast as one (`toolwire bench --scale`: 50 at once took 1.04× as
-    /// long as 50 bare containers). Default 4.
+    /// long as 50 bare containers). Launches take the host's CPU from the
+    /// sandboxes already running, though: on 2 cores, a warm sandbox's
+    /// first answer while 200 were refilled took p99 99 ms with 8 at once
+    /// and 19 ms with 1 (docs/PERFORMANCE.md, sixteenth session). Default 4.
     pub parallel_launches: usize,
 }
 
@@ -126,6 +129,17 @@ impl<L: Launcher> SandboxPool<L> {
     /// # Errors
     /// The launcher's error when a sandbox has to be launched now and that fails.
     pub async fn acquire(&self) -> Result<L::Sandbox, L::Error> {
+        match self.acquire_warm().await {
+            Some(sandbox) => Ok(sandbox),
+            None => self.launcher.launch(self.config.clone()).await,
+        }
+    }
+
+    /// A warm sandbox if the pool has one, without launching one now:
+    /// `None` when the pool is dry (every warm one taken, the refills still
+    /// launching), so a caller under load can fail fast or go elsewhere.
+    /// Warm sandboxes that died while waiting are shut down on the way.
+    pub async fn acquire_warm(&self) -> Option<L::Sandbox> {
         let mut dead = Vec::new();
         let found = {
             let mut ready = self.warm.lock();
@@ -143,10 +157,7 @@ impl<L: Launcher> SandboxPool<L> {
         for sandbox in dead {
             let _ = sandbox.shutdown().await;
         }
-        match found {
-            Some(sandbox) => Ok(sandbox),
-            None => self.launcher.launch(self.config.clone()).await,
-        }
+        found
     }
 
     /// Waits until `n` sandboxes are warm (for start-up and tests), at most
