@@ -81,7 +81,7 @@ pub(super) async fn fleet_figures(
             (None, None)
         }
     };
-    let (acquire_p50, acquire_p99) = pool_under_churn(&launcher, &config, pool_size, many).await?;
+    let churn = pool_under_churn(&launcher, &config, pool_size, many).await?;
     // Keys name their counts, as the targets do
     // (`launch_parallel_50_wall_ms`, `sandboxes_200_ready_s`, ...).
     let mut figures = serde_json::Map::new();
@@ -120,8 +120,10 @@ pub(super) async fn fleet_figures(
     put("pool_size".into(), json!(pool_size));
     put("pool_acquisitions".into(), json!(many));
     put("pool_acquire_per_s".into(), json!(POOL_ACQUIRE_PER_S));
-    put("pool_acquire_p50_ms".into(), json!(acquire_p50));
-    put("pool_acquire_p99_ms".into(), json!(acquire_p99));
+    put("pool_acquire_p50_ms".into(), json!(churn.p50));
+    put("pool_acquire_p99_ms".into(), json!(churn.p99));
+    put("pool_acquire_warm_p99_ms".into(), json!(churn.warm_p99));
+    put("pool_acquire_dry".into(), json!(churn.dry));
     Ok(Value::Object(figures))
 }
 
@@ -247,16 +249,27 @@ async fn echo_rate(
     Ok(total / started.elapsed().as_secs_f64())
 }
 
+/// How acquisitions from a pool under churn went, in ms.
+struct Churn {
+    p50: f64,
+    p99: f64,
+    /// The p99 of those that found a warm sandbox.
+    warm_p99: f64,
+    /// Acquisitions that found the pool dry and waited for a launch.
+    dry: usize,
+}
+
 /// A pool of `size` warm sandboxes, then `n` acquisitions at
 /// [`POOL_ACQUIRE_PER_S`], each timed until its sandbox answers an echo and
-/// then released (shut down) in the background while the pool refills:
-/// the p50 and p99 of the acquisitions, in ms.
+/// then released (shut down) in the background while the pool refills.
+/// An acquisition that finds the pool dry launches one itself, as
+/// `SandboxPool::acquire` does, and is counted apart.
 async fn pool_under_churn(
     launcher: &DockerLauncher,
     config: &LaunchConfig,
     size: usize,
     n: usize,
-) -> anyhow::Result<(f64, f64)> {
+) -> anyhow::Result<Churn> {
     let pool = SandboxPool::new(
         launcher.clone(),
         config.clone(),
@@ -269,21 +282,36 @@ async fn pool_under_churn(
     let mut tick = tokio::time::interval(Duration::from_millis(1000 / POOL_ACQUIRE_PER_S));
     let mut releases = tokio::task::JoinSet::new();
     let mut samples = Vec::with_capacity(n);
+    let mut warm_samples = Vec::with_capacity(n);
     for _ in 0..n {
         tick.tick().await;
         let started = Instant::now();
-        let sandbox = pool.acquire().await?;
+        let (sandbox, warm) = match pool.acquire_warm().await {
+            Some(sandbox) => (sandbox, true),
+            None => (launcher.launch(config.clone()).await?, false),
+        };
         sandbox
             .executor()
             .execute(ToolRequest::new("echo", json!({ "text": "mine" })))
             .await?;
         samples.push(started.elapsed());
+        if warm {
+            warm_samples.push(started.elapsed());
+        }
         releases.spawn(sandbox.shutdown());
     }
     while releases.join_next().await.is_some() {}
     pool.shutdown().await;
-    Ok((
-        percentile(&mut samples, 0.5) / 1000.0,
-        percentile(&mut samples, 0.99) / 1000.0,
-    ))
+    let dry = samples.len() - warm_samples.len();
+    let warm_p99 = if warm_samples.is_empty() {
+        f64::NAN
+    } else {
+        percentile(&mut warm_samples, 0.99) / 1000.0
+    };
+    Ok(Churn {
+        p50: percentile(&mut samples, 0.5) / 1000.0,
+        p99: percentile(&mut samples, 0.99) / 1000.0,
+        warm_p99,
+        dry,
+    })
 }
