@@ -249,7 +249,7 @@ async fn echo_rate(
     Ok(total / started.elapsed().as_secs_f64())
 }
 
-/// How acquisitions from a pool under churn went, in ms.
+/// How acquisitions from a pool under churn went (latencies in ms).
 struct Churn {
     p50: f64,
     p99: f64,
@@ -294,9 +294,10 @@ async fn pool_under_churn(
             .executor()
             .execute(ToolRequest::new("echo", json!({ "text": "mine" })))
             .await?;
-        samples.push(started.elapsed());
+        let took = started.elapsed();
+        samples.push(took);
         if warm {
-            warm_samples.push(started.elapsed());
+            warm_samples.push(took);
         }
         releases.spawn(sandbox.shutdown());
     }
