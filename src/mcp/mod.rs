@@ -11,6 +11,10 @@
 //! | `_meta.progressToken` | the call's output chunks as `notifications/progress` |
 //! | a permission ask or a `question` no rule answers | an elicitation form, when the client supports elicitation; otherwise an error result naming the permission and its patterns |
 //!
+//! Over HTTP, each answer's event stream can be resumed with
+//! `Last-Event-ID` after a dropped connection, also once the call has
+//! ended: [`ReplayStore`] keeps the events a while.
+//!
 //! The other direction — an MCP server someone downloaded, run inside the
 //! sandbox, its tools served through toolwire behind the permission rules —
 //! is `child` ([`ChildSpec`], [`start_child`]; `toolwire-server --mcp-server`), whose progress `progress` routes to its calls.
@@ -18,8 +22,12 @@
 mod child;
 mod elicit;
 mod progress;
+mod replay;
 mod rounds;
 
+pub use replay::{
+    EVENTS_PER_STREAM, KEPT_AFTER_END, MAX_BYTES, MAX_STREAMS, ReplayError, ReplayStore,
+};
 pub use rounds::{MAX_SUSPENDED, SUSPENDED_FOR};
 
 pub use child::{ChildSpec, start as start_child};
@@ -232,9 +240,13 @@ pub fn http_service(
     cancel: CancellationToken,
 ) -> StreamableHttpService<McpFace, LocalSessionManager> {
     let suspended = Arc::<rounds::Suspended>::default();
+    // Every event is kept a while, so a client whose connection dropped
+    // resumes its stream with `Last-Event-ID` — also after the call ended.
+    let sessions =
+        LocalSessionManager::default().with_event_store(Arc::new(ReplayStore::default()));
     StreamableHttpService::new(
         move || Ok(McpFace::sharing(executor.clone(), suspended.clone())),
-        LocalSessionManager::default().into(),
+        sessions.into(),
         // A stateless (2026-07-28) call that sends nothing before its
         // result is answered with one JSON body instead of an event stream;
         // sessions (earlier versions) are unchanged.
