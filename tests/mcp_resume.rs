@@ -115,6 +115,18 @@ impl Running {
         }
     }
 
+    /// Waits until, on a connection after the first `heads_before`, the
+    /// client resumed the call's stream and the server answered.
+    async fn resumed_after(&self, heads_before: usize) {
+        tokio::time::timeout(
+            Duration::from_secs(30),
+            self.blip
+                .wait_for_answered(heads_before, resumes_a_call_stream),
+        )
+        .await
+        .expect("the client resumes the call's stream with Last-Event-ID");
+    }
+
     /// Lets the call finish.
     async fn release(&self) {
         let go = self.work.join("go");
@@ -162,14 +174,7 @@ async fn a_call_whose_connection_drops_while_it_runs_returns_its_result_once() {
     let heads_before = running.blip.heads_seen();
     running.blip.cut();
     running.blip.restore();
-    tokio::time::timeout(
-        Duration::from_secs(30),
-        running
-            .blip
-            .wait_for_answered(heads_before, resumes_a_call_stream),
-    )
-    .await
-    .expect("the client resumes the call's stream with Last-Event-ID");
+    running.resumed_after(heads_before).await;
     // Only once the server took the resumed stream does the call finish.
     running.release().await;
     running.finish().await;
@@ -187,14 +192,7 @@ async fn a_call_that_ends_while_its_client_is_cut_off_returns_its_result_once() 
         .expect("the server ends the call");
     let heads_before = running.blip.heads_seen();
     running.blip.restore();
-    tokio::time::timeout(
-        Duration::from_secs(30),
-        running
-            .blip
-            .wait_for_answered(heads_before, resumes_a_call_stream),
-    )
-    .await
-    .expect("the client resumes the call's stream with Last-Event-ID");
+    running.resumed_after(heads_before).await;
     running.finish().await;
 }
 

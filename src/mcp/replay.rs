@@ -50,12 +50,23 @@ pub enum ReplayError {
 }
 
 /// The event store of the MCP face's streamable HTTP service.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct ReplayStore {
     streams: Mutex<Streams>,
 }
 
-#[derive(Debug, Default)]
+/// Counts only: the kept events are tool output, not for logs.
+impl std::fmt::Debug for ReplayStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let streams = self.lock();
+        f.debug_struct("ReplayStore")
+            .field("streams", &streams.by_id.len())
+            .field("bytes", &streams.bytes)
+            .finish()
+    }
+}
+
+#[derive(Default)]
 struct Streams {
     by_id: HashMap<Arc<str>, StreamLog>,
     /// Stream ids, oldest first.
@@ -64,7 +75,7 @@ struct Streams {
     swept: Option<Instant>,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct StreamLog {
     /// Events with their ids set, oldest first.
     events: VecDeque<(ServerSseMessage, usize)>,

@@ -208,3 +208,12 @@ async fn a_running_call_keeps_its_stream_while_ended_ones_make_room() {
     assert_eq!(describe(&event), "mine");
     assert_eq!(replay.lock().by_id.len(), MAX_STREAMS);
 }
+
+#[tokio::test]
+async fn its_debug_shows_counts_not_what_tools_printed() {
+    let replay = ReplayStore::default();
+    store(&replay, "s1", answer("secret-output")).await;
+    let shown = format!("{replay:?}");
+    assert!(shown.contains("streams: 1"), "{shown}");
+    assert!(!shown.contains("secret-output"), "{shown}");
+}
