@@ -200,15 +200,7 @@ async fn progress_of_an_mcp_servers_tool_reaches_the_caller_while_it_runs() {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/mcp_child_server.py");
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = format!("notes={} {}", python.display(), script.display());
-    let server = common::binary::start_server_binary(&[
-        "--listen",
-        "127.0.0.1:0",
-        "--insecure-no-auth",
-        "--workdir",
-        dir.path().join("work").to_str().expect("utf-8"),
-        "--mcp-server",
-        &spec,
-    ]);
+    let server = common::binary::start_with_mcp_server(dir.path(), &spec);
     let (sender, mut chunks) = tokio::sync::mpsc::unbounded_channel::<String>();
     let config = PeerConfig::default().on_progress(move |_id, chunk| {
         let _ = sender.send(chunk.to_owned());

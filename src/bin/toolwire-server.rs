@@ -73,6 +73,12 @@ struct Args {
     /// patterns). Repeatable. COMMAND is split as a shell would, never run by one.
     #[arg(long, value_name = "NAME=COMMAND")]
     mcp_server: Vec<toolwire::mcp::ChildSpec>,
+    /// How long an `--mcp-server` may take to answer `initialize`, and then
+    /// to list its tools, before the server gives up on it (at start, and at
+    /// each restart), e.g. `90s`, `2m`. The default is
+    /// `toolwire::mcp::CHILD_START_TIMEOUT`.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration, default_value = "60s")]
+    mcp_start_timeout: std::time::Duration,
     /// The initial permission rules: a JSON array of
     /// `{"permission", "pattern", "action"}` (as `set_rules` carries them).
     #[arg(long, value_name = "FILE")]
@@ -216,8 +222,13 @@ async fn serve(args: Args, auth: Auth) -> anyhow::Result<()> {
     }
     let mut _mcp_children = Vec::new();
     for spec in &children {
-        let (tools, supervisor) =
-            toolwire::mcp::start_child(spec.clone(), tools_config.clone(), workdir.clone()).await?;
+        let (tools, supervisor) = toolwire::mcp::start_child(
+            spec.clone(),
+            tools_config.clone(),
+            workdir.clone(),
+            args.mcp_start_timeout,
+        )
+        .await?;
         tracing::info!(server = %spec.name, tools = tools.len(), "MCP server started");
         executor.replace_group(&format!("mcp-server:{}", spec.name), tools)?;
         _mcp_children.push(supervisor);

@@ -20,6 +20,7 @@ mod validate;
 pub use local::{Admitted, DEFAULT_CANCEL_GRACE, LocalExecutor, RegisterError};
 pub use outcome::Outcome;
 pub use router::{Router, RouterError};
+pub(crate) use validate::schema_problem;
 
 use std::sync::Arc;
 use std::time::Duration;

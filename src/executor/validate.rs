@@ -28,6 +28,12 @@ pub(super) fn compiled_now(schema: &serde_json::Value) -> Result<ValidatorSlot, 
     Ok(OnceLock::from(Ok(validator)))
 }
 
+/// Why `schema` does not compile as a tool's input schema; `None` when it
+/// does (what registering the tool would say).
+pub(crate) fn schema_problem(schema: &serde_json::Value) -> Option<String> {
+    validator_for(schema).err().map(|e| e.to_string())
+}
+
 /// Why `input` may not reach tool `tool` (whose schema is `schema`, its
 /// validator in `slot`, built now if it was deferred); `None` when it is
 /// valid.

@@ -27,16 +27,24 @@ use tokio_util::task::AbortOnDropHandle;
 use crate::bus::PermissionRequest;
 use crate::context::CallContext;
 use crate::error::ToolError;
+use crate::executor::schema_problem;
 use crate::protocol::{ToolInfo, ToolResponse};
 use crate::tool::Tool;
 use crate::tools::ToolsConfig;
 
+use super::listing;
 use super::progress::ChildClient;
 
 /// Restarts back off from this, doubling up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest wait between two restarts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How long a child may take to start (its `initialize`) and to list its
+/// tools, unless the caller says otherwise: long enough for `npx` or `uvx`
+/// to fetch a server, short enough that a child that never answers cannot
+/// stall the server's start for good.
+pub const CHILD_START_TIMEOUT: Duration = Duration::from_secs(60);
+
 /// A child that ran this long before it died restarts at once-ish again.
 const STABLE_AFTER: Duration = Duration::from_secs(30);
 
@@ -83,10 +91,22 @@ struct Launch {
     config: Arc<ToolsConfig>,
     workdir: PathBuf,
     client: ChildClient,
+    /// The bound on [`Launch::start`].
+    timeout: Duration,
 }
 
 impl Launch {
+    /// Starts the child and waits, [`Launch::timeout`] at most, for its
+    /// `initialize` answer (the child is killed when it does not come).
     async fn start(&self) -> anyhow::Result<RunningService<RoleClient, ChildClient>> {
+        tokio::time::timeout(self.timeout, self.spawn())
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!("it did not answer `initialize` within {:?}", self.timeout)
+            })?
+    }
+
+    async fn spawn(&self) -> anyhow::Result<RunningService<RoleClient, ChildClient>> {
         let mut command = tokio::process::Command::new(&self.spec.argv[0]);
         command
             .args(&self.spec.argv[1..])
@@ -110,19 +130,24 @@ impl Launch {
 
 /// Starts the MCP server of `spec` and returns its tools, ready to register,
 /// with the task that restarts it when it dies (dropping it stops that).
+/// Starting and listing each wait `timeout` at most (see
+/// [`CHILD_START_TIMEOUT`]); the tools served are those [`listing::list`]
+/// keeps, and each one left out is logged with why.
 ///
 /// # Errors
-/// When the server cannot be started or its tools listed.
+/// When the server cannot be started or its tools listed in time.
 pub async fn start(
     spec: ChildSpec,
     config: Arc<ToolsConfig>,
     workdir: PathBuf,
+    timeout: Duration,
 ) -> anyhow::Result<(Vec<Arc<dyn Tool>>, AbortOnDropHandle<()>)> {
     let launch = Launch {
         spec,
         config,
         workdir,
         client: ChildClient::default(),
+        timeout,
     };
     let name = launch.spec.name.clone();
     let first = launch.start().await.map_err(|e| {
@@ -131,15 +156,28 @@ pub async fn start(
             launch.spec.argv.join(" ")
         )
     })?;
-    let listed = first
-        .peer()
-        .list_all_tools()
+    let listed = tokio::time::timeout(timeout, listing::list(first.peer(), schema_problem))
         .await
+        .map_err(|_| {
+            anyhow::anyhow!("MCP server `{name}` did not list its tools within {timeout:?}")
+        })?
         .map_err(|e| anyhow::anyhow!("MCP server `{name}` did not list its tools: {e}"))?;
+    for skipped in &listed.skipped {
+        tracing::warn!(server = %name, "a tool of the MCP server is not served: {skipped}");
+    }
+    if listed.truncated {
+        tracing::warn!(
+            server = %name,
+            "the MCP server lists more than {} tools or {} pages; the rest are not served",
+            listing::MAX_CHILD_TOOLS,
+            listing::MAX_LIST_PAGES
+        );
+    }
     let (current, peer) = watch::channel(Some(first.peer().clone()));
     let client = launch.client.clone();
     let supervisor = tokio::spawn(supervise(launch, first, current));
     let tools = listed
+        .tools
         .into_iter()
         .map(|tool| {
             let info = ToolInfo {

@@ -17,10 +17,12 @@
 //!
 //! The other direction — an MCP server someone downloaded, run inside the
 //! sandbox, its tools served through toolwire behind the permission rules —
-//! is `child` ([`ChildSpec`], [`start_child`]; `toolwire-server --mcp-server`), whose progress `progress` routes to its calls.
+//! is `child` ([`ChildSpec`], [`start_child`]; `toolwire-server --mcp-server`), whose progress `progress` routes to its calls;
+//! [`listing`] decides which of the child's listed tools are served.
 
 mod child;
 mod elicit;
+pub mod listing;
 mod progress;
 mod replay;
 mod rounds;
@@ -30,7 +32,7 @@ pub use replay::{
 };
 pub use rounds::{MAX_SUSPENDED, SUSPENDED_FOR};
 
-pub use child::{ChildSpec, start as start_child};
+pub use child::{CHILD_START_TIMEOUT, ChildSpec, start as start_child};
 
 use std::sync::Arc;
 

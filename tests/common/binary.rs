@@ -52,6 +52,20 @@ pub fn start_server_binary(args: &[&str]) -> ServerProcess {
     }
 }
 
+/// The real binary without auth, its workdir `DIR/work`, running the MCP
+/// server `spec` (`NAME=COMMAND`) as a child.
+pub fn start_with_mcp_server(dir: &std::path::Path, spec: &str) -> ServerProcess {
+    start_server_binary(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--insecure-no-auth",
+        "--workdir",
+        dir.join("work").to_str().expect("utf-8"),
+        "--mcp-server",
+        spec,
+    ])
+}
+
 /// A `RemoteExecutor` over a WebSocket to `ws://ADDRESS/ws` (a server's
 /// ready address), with `token` if it wants one.
 pub async fn connect(address: &str, token: Option<&str>) -> RemoteExecutor {
