@@ -28,12 +28,17 @@ pub enum Skipped {
     #[error("its name {0:?} is listed twice; the first is kept")]
     Duplicate(String),
     /// The input schema does not compile.
-    #[error("its input schema does not compile: {0}")]
-    BadSchema(String),
+    #[error("the input schema of {name:?} does not compile: {problem}")]
+    BadSchema {
+        /// The tool's name.
+        name: String,
+        /// What the schema compiler said.
+        problem: String,
+    },
 }
 
 /// The tools of a child's list that toolwire serves, and what it left out
-/// (each with the tool's name, escaped, for the log).
+/// (each with the tool's name, quoted and escaped for the log).
 #[derive(Debug, Default)]
 pub struct Listing {
     /// The tools kept, in the child's order.
@@ -98,7 +103,10 @@ impl Listing {
         } else if let Some(problem) =
             schema_problem(&serde_json::Value::Object((*tool.input_schema).clone()))
         {
-            self.skipped.push(Skipped::BadSchema(problem));
+            self.skipped.push(Skipped::BadSchema {
+                name: name.to_owned(),
+                problem,
+            });
         } else {
             self.tools.push(tool);
         }
@@ -134,6 +142,41 @@ mod tests {
         ] {
             assert!(!valid_tool_name(bad), "{bad:?}");
         }
+    }
+
+    fn tool(name: &str, schema: serde_json::Value) -> McpTool {
+        let serde_json::Value::Object(schema) = schema else {
+            panic!("a schema object");
+        };
+        McpTool::new(name.to_owned(), "", schema)
+    }
+
+    #[test]
+    fn each_tool_left_out_says_which_and_why() {
+        let problem = |schema: &serde_json::Value| {
+            (schema["type"] != "object").then(|| "not an object".to_owned())
+        };
+        let object = serde_json::json!({"type": "object"});
+        let mut listing = Listing::default();
+        for listed in [
+            tool("ok", object.clone()),
+            tool("bad name", object.clone()),
+            tool("ok", object.clone()),
+            tool("odd", serde_json::json!({"type": 12})),
+        ] {
+            listing.take(listed, &problem);
+        }
+        let kept: Vec<&str> = listing.tools.iter().map(|t| t.name.as_ref()).collect();
+        assert_eq!(kept, ["ok"]);
+        let said: Vec<String> = listing.skipped.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            said,
+            [
+                r#"its name "bad name" is not 1 to 128 of A-Z a-z 0-9 _ - ."#,
+                r#"its name "ok" is listed twice; the first is kept"#,
+                r#"the input schema of "odd" does not compile: not an object"#,
+            ]
+        );
     }
 
     #[test]
